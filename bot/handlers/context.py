@@ -1,0 +1,59 @@
+"""What a handler gets (the context) and what it gives back (the outcome).
+
+Handlers are plain functions ``(command, context) -> Outcome``: they may write to the
+session they are given, but never commit, send, or enqueue — the job does that once, after
+the whole message has been handled, so a crash leaves either everything or nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.models import Contact, InboundMessage
+
+NOT_MEDICAL_ADVICE = "Not medical advice."
+CATALOGUE_ONLY = (
+    "ledgerbot only catalogues evidence: it never gives dosing, protocol or treatment advice. "
+    "Please ask a clinician."
+)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A text to someone other than the sender (a receipt, a moderator alert)."""
+
+    channel: str
+    number: str
+    body: str
+    key: str
+    kind: str = "notice"
+
+
+@dataclass
+class Outcome:
+    reply: str | None
+    notices: list[Notice] = field(default_factory=list)
+    # Sent even though the contact has just opted out (the one confirmation carriers expect).
+    reply_kind: str = "reply"
+
+
+@dataclass
+class Context:
+    session: Session
+    settings: Settings
+    contact: Contact
+    inbound: InboundMessage
+    pseudonym: str
+    is_moderator: bool
+    now: datetime
+
+    @property
+    def public_url(self) -> str:
+        return (self.settings.public_url or "http://127.0.0.1:5000").rstrip("/")
+
+    def article_url(self, slug: str) -> str:
+        return f"{self.public_url}/a/{slug}"

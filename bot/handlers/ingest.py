@@ -1,0 +1,50 @@
+"""ingest slug|q:12|paste: queue a contributor's evidence for moderation."""
+
+from __future__ import annotations
+
+from bot.handlers.articles import find_article, unknown_article_reply
+from bot.handlers.context import Context, Outcome
+from bot.parsing import Ingest
+from ledger.analysis import analyze
+from ledger.models import Evidence, QuestionNode
+
+
+def handle(command: Ingest, ctx: Context) -> Outcome:
+    node = ctx.session.get(QuestionNode, command.node_id)
+    slug = command.slug or (node.article.slug if node is not None else None)
+    if slug is None:
+        return Outcome(
+            f"There is no question q:{command.node_id}. Ask first with slug|question, "
+            "then send ingest slug|q:ID|your paste"
+        )
+    article = find_article(ctx.session, slug)
+    if article is None:
+        return Outcome(unknown_article_reply(ctx.session, slug))
+    if node is None or node.article_id != article.id:
+        return Outcome(
+            f"q:{command.node_id} is not a question on {article.title}. "
+            f"Ask first with {article.slug}|your question, then send "
+            f"ingest {article.slug}|q:ID|your paste"
+        )
+    media = list(ctx.inbound.media or [])
+    analysis = analyze(command.paste, [m.get("content_type", "") for m in media])
+    evidence = Evidence(
+        article_id=article.id,
+        question_id=node.id,
+        paste=command.paste,
+        contributor=ctx.pseudonym,
+        suggested_tier=analysis.suggested_tier,
+        suggestion_reason=analysis.reason,
+        source_kind=analysis.source_kind,
+        identifiers=analysis.identifiers(),
+        media=media,
+    )
+    ctx.session.add(evidence)
+    ctx.session.flush()
+    ctx.contact.last_slug, ctx.contact.last_node_id = article.slug, node.id
+    ctx.contact.last_context_at = ctx.now
+    return Outcome(
+        f"Evidence E{evidence.id} is queued for review on {article.title} q:{node.id} "
+        f"(suggested tier: {analysis.suggested_tier}). "
+        "You will get a text when a moderator decides. Thank you!"
+    )

@@ -1,0 +1,234 @@
+"""The worker's jobs. Each takes ids, is safe to run twice, and raises on failure.
+
+``process_inbound`` handles a message in one transaction: the claim (status received →
+done), the handler's writes, the ledger append and the outbound rows commit together or not
+at all, so a crash at any point leaves the message to be redone from scratch. Sending is a
+separate job per outbound row, because a text handed to Twilio cannot be taken back: it is
+claimed (pending → sending) and committed *before* the API call, so no crash or retry can
+send it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import requests
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioRestException
+
+from bot import services as services_module
+from bot.addresses import format_address, mask
+from bot.handlers import dispatch
+from bot.handlers.context import Context, Notice, Outcome
+from bot.models import Contact, InboundMessage, OutboundMessage
+from bot.parsing import parse
+from bot.queueing import MAX_SEND_ATTEMPTS, try_enqueue_sends
+from bot.sms import fit
+from ledger.db import insert_ignoring_conflicts, transaction
+from ledger.pseudonym import pseudonym
+
+log = logging.getLogger(__name__)
+
+OPTED_OUT = 21610
+RETRYABLE_HTTP = {429, 500, 502, 503, 504}
+
+
+class TransientSendError(RuntimeError):
+    """Twilio could not take the message now; RQ retries the job with backoff."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def process_inbound(inbound_id: int) -> str:
+    services = services_module.current()
+    with transaction(services.sessions) as session:
+        claimed = session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == inbound_id, InboundMessage.status == "received")
+            .values(status="done", processed_at=now())
+        ).rowcount
+        if claimed:
+            inbound = session.get(InboundMessage, inbound_id)
+            command = parse(inbound.body)
+            inbound.command = type(command).__name__
+            ctx = _context(session, services, inbound)
+            outcome = dispatch(command, ctx)
+            _store_outcome(session, services, ctx, outcome)
+            log.info(
+                "inbound %s from %s handled as %s",
+                inbound.message_sid,
+                mask(inbound.from_number),
+                inbound.command,
+            )
+    with services.read_sessions() as session:
+        pending = session.scalars(
+            select(OutboundMessage.id).where(
+                OutboundMessage.inbound_id == inbound_id, OutboundMessage.status == "pending"
+            )
+        ).all()
+    try_enqueue_sends(services.queue, list(pending))
+    return "handled" if claimed else "already handled"
+
+
+def _context(session: Session, services, inbound: InboundMessage) -> Context:
+    settings = services.settings
+    handle = pseudonym(inbound.from_number, services.secret_key)
+    insert_ignoring_conflicts(
+        session,
+        Contact.__table__,
+        {
+            "channel": inbound.channel,
+            "number": inbound.from_number,
+            "pseudonym": handle,
+            "opted_out": False,
+            "created_at": now(),
+        },
+    )
+    contact = session.scalars(
+        select(Contact)
+        .where(Contact.channel == inbound.channel, Contact.number == inbound.from_number)
+        .with_for_update()
+    ).one()
+    contact.last_inbound_at = inbound.received_at
+    return Context(
+        session=session,
+        settings=settings,
+        contact=contact,
+        inbound=inbound,
+        pseudonym=handle,
+        is_moderator=is_moderator(session, settings, inbound.from_number),
+        now=now(),
+    )
+
+
+def is_moderator(session: Session, settings, number: str) -> bool:
+    return number in settings.moderator_numbers
+
+
+def sender_for(settings, channel: str, inbound_to: str | None) -> str | None:
+    configured = (
+        settings.twilio_whatsapp_from if channel == "whatsapp" else settings.twilio_sms_from
+    )
+    if configured:
+        return configured.split(":", 1)[1] if configured.startswith("whatsapp:") else configured
+    return inbound_to
+
+
+def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -> None:
+    settings = services.settings
+    inbound = ctx.inbound
+    messages: list[Notice] = []
+    if outcome.reply:
+        messages.append(
+            Notice(
+                inbound.channel,
+                inbound.from_number,
+                outcome.reply,
+                f"reply:{inbound.id}",
+                outcome.reply_kind,
+            )
+        )
+    messages += outcome.notices
+    for message in messages:
+        insert_ignoring_conflicts(
+            session,
+            OutboundMessage.__table__,
+            {
+                "key": message.key,
+                "kind": message.kind,
+                "inbound_id": inbound.id,
+                "channel": message.channel,
+                "to_number": message.number,
+                "from_number": sender_for(settings, message.channel, inbound.to_number),
+                "body": fit(message.body, settings.max_segments),
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now(),
+                "updated_at": now(),
+            },
+        )
+
+
+def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
+    """Pending → sending, committed, or None when there is nothing (more) to send."""
+    with transaction(services.sessions) as session:
+        message = session.get(OutboundMessage, outbound_id, with_for_update=True)
+        if message is None or message.status != "pending":
+            return None
+        contact = session.scalar(
+            select(Contact).where(
+                Contact.channel == message.channel, Contact.number == message.to_number
+            )
+        )
+        if contact is not None and contact.opted_out and message.kind != "opt_out_confirmation":
+            message.status, message.error_message = "suppressed", "recipient opted out"
+            return None
+        if services.twilio is None:
+            message.status = "logged"
+            log.info("dev mode, not sent: to %s: %s", mask(message.to_number), message.body[:200])
+            return None
+        message.status = "sending"
+        message.attempts += 1
+        return message
+
+
+def send_outbound(outbound_id: int) -> str:
+    services = services_module.current()
+    message = _claim_send(services, outbound_id)
+    if message is None:
+        return "nothing to send"
+    settings = services.settings
+    params = {
+        "to": format_address(message.channel, message.to_number),
+        "from_": format_address(message.channel, message.from_number or ""),
+        "body": message.body,
+    }
+    if settings.public_url:
+        params["status_callback"] = settings.public_url.rstrip("/") + "/twilio/status"
+    try:
+        sent = services.twilio.messages.create(**params)
+    except TwilioRestException as exc:
+        return _record_failure(services, message, exc.status, exc.code, exc.msg)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        return _record_failure(services, message, None, None, f"network: {exc}")
+    with transaction(services.sessions) as session:
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == outbound_id)
+            .values(status=sent.status or "queued", twilio_sid=sent.sid, updated_at=now())
+        )
+    log.info("outbound %s sent to %s as %s", outbound_id, mask(message.to_number), sent.sid)
+    return "sent"
+
+
+def _record_failure(services, message: OutboundMessage, status, code, text) -> str:
+    retryable = code != OPTED_OUT and (status is None or status in RETRYABLE_HTTP)
+    final = not retryable or message.attempts >= MAX_SEND_ATTEMPTS
+    with transaction(services.sessions) as session:
+        values = {"error_code": code, "error_message": str(text)[:500], "updated_at": now()}
+        values["status"] = "failed" if final else "pending"
+        session.execute(
+            update(OutboundMessage).where(OutboundMessage.id == message.id).values(**values)
+        )
+        if code == OPTED_OUT:
+            session.execute(
+                update(Contact)
+                .where(Contact.channel == message.channel, Contact.number == message.to_number)
+                .values(opted_out=True, opted_out_at=now())
+            )
+    log.warning(
+        "outbound %s to %s failed (HTTP %s, code %s, attempt %s)%s",
+        message.id,
+        mask(message.to_number),
+        status,
+        code,
+        message.attempts,
+        "" if final else "; will retry",
+    )
+    if final:
+        return "failed"
+    raise TransientSendError(f"Twilio HTTP {status} code {code}: {text}")

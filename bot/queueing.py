@@ -1,0 +1,79 @@
+"""Job defaults in one place: ids derived from data, retries, timeouts, time-to-live.
+
+Job ids come from what the job is about (the MessageSid, the outbound row), so enqueueing
+the same work twice — Twilio's retry, the sweeper, a restarted job — names the same job.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+INBOUND_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
+SEND_RETRY = Retry(max=4, interval=[5, 30, 120, 600])
+MAX_SEND_ATTEMPTS = SEND_RETRY.max + 1
+JOB_TIMEOUT_S = 60
+RESULT_TTL_S = 3600
+FAILURE_TTL_S = 7 * 24 * 3600
+LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def inbound_job_id(message_sid: str) -> str:
+    return f"inbound-{message_sid}"
+
+
+def send_job_id(outbound_id: int) -> str:
+    return f"send-{outbound_id}"
+
+
+def is_live(queue: Queue, job_id: str) -> bool:
+    try:
+        job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in LIVE
+
+
+def enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str) -> Job:
+    from bot.jobs import process_inbound
+
+    return queue.enqueue(
+        process_inbound,
+        inbound_id,
+        job_id=inbound_job_id(message_sid),
+        retry=INBOUND_RETRY,
+        job_timeout=JOB_TIMEOUT_S,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+    )
+
+
+def enqueue_send(queue: Queue, outbound_id: int) -> Job:
+    from bot.jobs import send_outbound
+
+    return queue.enqueue(
+        send_outbound,
+        outbound_id,
+        job_id=send_job_id(outbound_id),
+        retry=SEND_RETRY,
+        job_timeout=JOB_TIMEOUT_S,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        at_front=True,
+    )
+
+
+def try_enqueue_sends(queue: Queue, outbound_ids: list[int]) -> None:
+    """Best effort: a send that cannot be queued now is picked up by the sweeper."""
+    for outbound_id in outbound_ids:
+        try:
+            enqueue_send(queue, outbound_id)
+        except redis.RedisError as exc:
+            log.warning("could not queue outbound %s (%s); the sweeper will", outbound_id, exc)
+            return

@@ -1,0 +1,97 @@
+"""The sweeper: the database is the source of truth, the queue only a way to get work done.
+
+A message can be stored while Redis is down, a job can be lost with a killed worker or a
+flushed Redis; the sweeper finds stored work that is neither done nor queued and queues it
+again. Jobs are idempotent, so queueing something twice is harmless. Work that keeps failing
+is given up after a few rounds and left in a ``failed`` state for operators.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import redis
+from sqlalchemy import select, update
+
+from bot.models import InboundMessage, OutboundMessage
+from bot.queueing import (
+    enqueue_inbound,
+    enqueue_send,
+    inbound_job_id,
+    is_live,
+    send_job_id,
+)
+from ledger.db import transaction
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(seconds=10)
+STUCK_SENDING = timedelta(minutes=10)
+MAX_SWEEPS_PER_MESSAGE = 10
+BATCH = 500
+
+
+@dataclass
+class SweepReport:
+    inbound_queued: int = 0
+    inbound_failed: int = 0
+    outbound_queued: int = 0
+    outbound_unknown: int = 0
+
+
+def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> SweepReport:
+    now = now or datetime.now(UTC)
+    report = SweepReport()
+    queue = services.queue
+    try:
+        queue.connection.ping()
+    except redis.RedisError as exc:
+        log.warning("sweep skipped: redis unreachable (%s)", exc)
+        return report
+    with transaction(services.sessions) as session:
+        stale = session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.status == "received", InboundMessage.received_at < now - grace)
+            .order_by(InboundMessage.id)
+            .limit(BATCH)
+        ).all()
+        for message in stale:
+            if is_live(queue, inbound_job_id(message.message_sid)):
+                continue
+            if message.attempts >= MAX_SWEEPS_PER_MESSAGE:
+                message.status = "failed"
+                report.inbound_failed += 1
+                log.error(
+                    "inbound %s given up after %s sweeps", message.message_sid, message.attempts
+                )
+                continue
+            message.attempts += 1
+            enqueue_inbound(queue, message.id, message.message_sid)
+            report.inbound_queued += 1
+
+        waiting = session.scalars(
+            select(OutboundMessage.id)
+            .where(OutboundMessage.status == "pending", OutboundMessage.updated_at < now - grace)
+            .order_by(OutboundMessage.id)
+            .limit(BATCH)
+        ).all()
+        for outbound_id in waiting:
+            if not is_live(queue, send_job_id(outbound_id)):
+                enqueue_send(queue, outbound_id)
+                report.outbound_queued += 1
+
+        # A send claimed long ago but never recorded: Twilio may or may not have it. Sending
+        # again could double it, so it is marked for an operator instead (at most once).
+        report.outbound_unknown = session.execute(
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.status == "sending",
+                OutboundMessage.updated_at < now - STUCK_SENDING,
+            )
+            .values(status="unknown", error_message="send claimed but never confirmed")
+        ).rowcount
+    if any(vars(report).values()):
+        log.info("sweep: %s", report)
+    return report

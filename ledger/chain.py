@@ -1,0 +1,225 @@
+"""The hash chain: the public entry format, appending, and verification.
+
+The format is a public contract (see README, "Ledger entry format") so that anyone can check
+the ledger without our code: an entry is ``{seq, kind, slug, payload, prev_hash, created_at,
+hash}`` and ``hash`` is the SHA-256 of the canonical JSON of the other six fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.orm import Session
+
+from ledger.models import LedgerEntry, LedgerHead
+
+GENESIS_HASH = "0" * 64
+HASHED_FIELDS = ("seq", "kind", "slug", "payload", "prev_hash", "created_at")
+
+
+class PayloadError(ValueError):
+    """The payload is not plain JSON data without floats, so its hash would not be portable."""
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    body = {name: entry[name] for name in HASHED_FIELDS}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def check_payload(value: Any, path: str = "payload") -> None:
+    """Floats are refused because their text form differs between languages and versions."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            check_payload(item, f"{path}[{index}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PayloadError(f"{path} has a non-string key {key!r}")
+            check_payload(item, f"{path}.{key}")
+        return
+    raise PayloadError(f"{path} is a {type(value).__name__}; only str, int, bool, null, list, dict")
+
+
+def timestamp(now: datetime | None = None) -> str:
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def public_entry(row: LedgerEntry | Any) -> dict[str, Any]:
+    """The entry exactly as it was hashed, plus its hash."""
+    return {
+        "seq": row.seq,
+        "kind": row.kind,
+        "slug": row.slug,
+        "payload": json.loads(row.payload),
+        "prev_hash": row.prev_hash,
+        "created_at": row.created_at,
+        "hash": row.hash,
+    }
+
+
+def append(
+    session: Session,
+    kind: str,
+    slug: str,
+    payload: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Add one entry inside the caller's transaction.
+
+    The head row is locked first (``FOR UPDATE`` on PostgreSQL; on SQLite the transaction
+    already holds the write lock from ``BEGIN IMMEDIATE``), so concurrent appenders queue up
+    behind each other instead of forking the chain. ``UNIQUE(prev_hash)`` is the backstop.
+    """
+    if not isinstance(payload, Mapping):
+        raise PayloadError("payload must be a JSON object")
+    payload = dict(payload)
+    check_payload(payload)
+    head = session.execute(
+        select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1).with_for_update()
+    ).one()
+    entry = {
+        "seq": head.seq + 1,
+        "kind": kind,
+        "slug": slug,
+        "payload": payload,
+        "prev_hash": head.hash,
+        "created_at": timestamp(now),
+    }
+    digest = entry_hash(entry)
+    row = LedgerEntry(
+        seq=entry["seq"],
+        kind=kind,
+        slug=slug,
+        payload=canonical_json(payload),
+        prev_hash=head.hash,
+        created_at=entry["created_at"],
+        hash=digest,
+    )
+    session.add(row)
+    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=row.seq, hash=digest))
+    session.flush()
+    return row
+
+
+def head(session: Session) -> tuple[int, str]:
+    row = session.execute(select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)).one()
+    return row.seq, row.hash
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    bad_seq: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "bad_seq": self.bad_seq,
+            "reason": self.reason,
+        }
+
+
+def _find_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, list):
+        return any(_find_float(v) for v in value)
+    if isinstance(value, dict):
+        return any(_find_float(v) for v in value.values())
+    return False
+
+
+def verify_rows(rows: Iterable[Any], on_entry: Callable[[int], None] | None = None) -> VerifyResult:
+    """Check a stream of entries in seq order, holding only the previous hash in memory."""
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+
+    def bad(seq: int, reason: str) -> VerifyResult:
+        return VerifyResult(False, checked, expected_seq - 1, prev_hash, seq, reason)
+
+    for row in rows:
+        if row.seq != expected_seq:
+            return bad(expected_seq, f"expected seq {expected_seq}, found {row.seq}")
+        if row.prev_hash != prev_hash:
+            return bad(row.seq, "prev_hash does not match the hash of the entry before it")
+        try:
+            payload = json.loads(row.payload)
+        except ValueError:
+            return bad(row.seq, "payload is not valid JSON")
+        if not isinstance(payload, dict) or _find_float(payload):
+            return bad(row.seq, "payload is not a JSON object of integers, strings and lists")
+        entry = {
+            "seq": row.seq,
+            "kind": row.kind,
+            "slug": row.slug,
+            "payload": payload,
+            "prev_hash": row.prev_hash,
+            "created_at": row.created_at,
+        }
+        if entry_hash(entry) != row.hash:
+            return bad(row.seq, "hash does not match the entry's contents")
+        prev_hash = row.hash
+        expected_seq += 1
+        checked += 1
+        if on_entry is not None:
+            on_entry(row.seq)
+    return VerifyResult(True, checked, expected_seq - 1, prev_hash)
+
+
+def stream_entries(conn: Connection, batch: int = 2000) -> Iterator[Any]:
+    table = LedgerEntry.__table__
+    result = conn.execution_options(stream_results=True, max_row_buffer=batch).execute(
+        select(
+            table.c.seq,
+            table.c.kind,
+            table.c.slug,
+            table.c.payload,
+            table.c.prev_hash,
+            table.c.created_at,
+            table.c.hash,
+        ).order_by(table.c.seq)
+    )
+    yield from result
+
+
+def verify(conn: Connection, on_entry: Callable[[int], None] | None = None) -> VerifyResult:
+    """Verify the whole chain, then check that the head row agrees with where it ends."""
+    result = verify_rows(stream_entries(conn), on_entry)
+    if not result.ok:
+        return result
+    head_row = conn.execute(
+        select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)
+    ).one_or_none()
+    if head_row is None:
+        return VerifyResult(False, result.checked, 0, GENESIS_HASH, 0, "the head row is missing")
+    if (head_row.seq, head_row.hash) != (result.head_seq, result.head_hash):
+        return VerifyResult(
+            False,
+            result.checked,
+            result.head_seq,
+            result.head_hash,
+            result.head_seq + 1,
+            f"the head says seq {head_row.seq} but the chain ends at seq {result.head_seq}",
+        )
+    return result

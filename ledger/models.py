@@ -1,0 +1,163 @@
+"""Typed models of the evidence ledger.
+
+``LedgerEntry`` is the public, append-only record; every other table here is a projection of
+it kept for fast queries (articles, sources, claims, question nodes) or the private working
+state of moderation (evidence waiting for a decision). Nothing in these tables holds a phone
+number: people appear only as pseudonyms.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+TIERS = ("human", "preclinical", "anecdotal")
+SOURCE_KINDS = (
+    "pubmed",
+    "trial",
+    "review",
+    "journal",
+    "web",
+    "reddit",
+    "x",
+    "youtube",
+    "instagram",
+    "other",
+)
+EVIDENCE_STATUSES = ("pending", "approved", "rejected")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    limits: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    sources: Mapped[list[Source]] = relationship(back_populates="article")
+    claims: Mapped[list[Claim]] = relationship(back_populates="article")
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("article_id", "sid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    sid: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text, default="")
+    platform: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    ledger_seq: Mapped[int | None] = mapped_column(Integer)
+
+    article: Mapped[Article] = relationship(back_populates="sources")
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    __table_args__ = (CheckConstraint("tier IN ('human','preclinical','anecdotal')"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question_nodes.id"))
+    tier: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    ledger_seq: Mapped[int | None] = mapped_column(Integer)
+
+    article: Mapped[Article] = relationship(back_populates="claims")
+    source: Mapped[Source | None] = relationship()
+
+
+class QuestionNode(Base):
+    __tablename__ = "question_nodes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    asker: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ledger_seq: Mapped[int | None] = mapped_column(Integer)
+
+    article: Mapped[Article] = relationship()
+
+
+class Evidence(Base):
+    __tablename__ = "evidence"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','approved','rejected')"),
+        Index("ix_evidence_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question_nodes.id"), index=True)
+    paste: Mapped[str] = mapped_column(Text)
+    contributor: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    tier: Mapped[str | None] = mapped_column(String(16))
+    suggested_tier: Mapped[str | None] = mapped_column(String(16))
+    suggestion_reason: Mapped[str] = mapped_column(Text, default="")
+    source_kind: Mapped[str] = mapped_column(String(16), default="other")
+    identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    media: Mapped[list[Any]] = mapped_column(default=list)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ledger_seq: Mapped[int | None] = mapped_column(Integer)
+
+    article: Mapped[Article] = relationship()
+    question: Mapped[QuestionNode] = relationship()
+
+
+class LedgerEntry(Base):
+    """One link of the public chain. Stored exactly as hashed; the database refuses changes."""
+
+    __tablename__ = "ledger_entries"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    slug: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LedgerHead(Base):
+    """A single row naming the chain's tip; appenders lock it to take turns."""
+
+    __tablename__ = "ledger_head"
+    __table_args__ = (CheckConstraint("id = 1"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,153 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when TEST_DATABASE_URL is set),
+a real Redis (REDIS_URL, or the embedded redis-server), and a real HTTP Twilio stand-in."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+import bot.models  # noqa: F401  (register all tables)
+from bot import redis_embedded
+from bot.app import create_app
+from bot.config import Settings
+from bot.services import Services
+from ledger.db import make_engine
+from tests.support.databases import PostgresDatabases, SqliteDatabases
+from tests.support.twilio_server import TwilioStandIn
+
+PUBLIC_URL = "https://bot.example.test"
+AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
+ACCOUNT_SID = "AC" + "1" * 32
+BOT_NUMBER = "+15005550006"
+WHATSAPP_NUMBER = "+14155238886"
+SECRET_KEY = "test-secret-key"
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(scope="session")
+def _sqlite_dbs(tmp_path_factory) -> Iterator[SqliteDatabases]:
+    yield SqliteDatabases(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def _postgres_dbs() -> Iterator[PostgresDatabases | None]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield None
+        return
+    dbs = PostgresDatabases(url)
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path, _sqlite_dbs, _postgres_dbs) -> str:
+    """A freshly migrated, empty database: once on SQLite, once on PostgreSQL."""
+    dbs = _sqlite_dbs if request.param == "sqlite" else _postgres_dbs
+    return dbs.fresh_url(tmp_path)
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    server = redis_embedded.start(str(tmp_path_factory.mktemp("redis")))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_conn(redis_url) -> Iterator[redis_lib.Redis]:
+    conn = redis_lib.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def _twilio_session() -> Iterator[TwilioStandIn]:
+    with TwilioStandIn(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def twilio(_twilio_session) -> Iterator[TwilioStandIn]:
+    _twilio_session.clear()
+    yield _twilio_session
+    _twilio_session.clear()
+
+
+def make_settings(tmp_path: Path, database_url: str, redis_url: str, twilio_url: str, **extra):
+    values = {
+        "instance_path": str(tmp_path / "instance"),
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_sms_from": BOT_NUMBER,
+        "twilio_whatsapp_from": "whatsapp:" + WHATSAPP_NUMBER,
+        "twilio_api_url": twilio_url,
+        "twilio_timeout_s": 2.0,
+        "public_url": PUBLIC_URL,
+        "moderator_numbers": ("+15550000001",),
+        "secret_key": SECRET_KEY,
+        "queue_name": "ledgerbot-test",
+    }
+    values.update(extra)
+    return Settings.load(values, env={})
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    """Override in a test module to change settings for its services."""
+    return {}
+
+
+@pytest.fixture
+def services(tmp_path, database_url, redis_url, redis_conn, twilio, settings_overrides):
+    settings = make_settings(tmp_path, database_url, redis_url, twilio.url, **settings_overrides)
+    services = Services(settings)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def app(services):
+    return create_app(services=services)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app on a real HTTP port (werkzeug, threaded)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def sign(params: dict, path: str = "/twilio/messages", token: str = AUTH_TOKEN) -> str:
+    return RequestValidator(token).compute_signature(PUBLIC_URL + path, params)
