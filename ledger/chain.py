@@ -204,22 +204,34 @@ def stream_entries(conn: Connection, batch: int = 2000) -> Iterator[Any]:
 
 
 def verify(conn: Connection, on_entry: Callable[[int], None] | None = None) -> VerifyResult:
-    """Verify the whole chain, then check that the head row agrees with where it ends."""
-    result = verify_rows(stream_entries(conn), on_entry)
-    if not result.ok:
-        return result
+    """Verify the whole chain, then check that it reaches the head row and passes through it.
+
+    The head is read first: on PostgreSQL (READ COMMITTED) every statement sees a newer
+    snapshot, so entries appended while the chain streams legitimately end past that head.
+    """
     head_row = conn.execute(
         select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)
     ).one_or_none()
     if head_row is None:
-        return VerifyResult(False, result.checked, 0, GENESIS_HASH, 0, "the head row is missing")
-    if (head_row.seq, head_row.hash) != (result.head_seq, result.head_hash):
-        return VerifyResult(
-            False,
-            result.checked,
-            result.head_seq,
-            result.head_hash,
-            result.head_seq + 1,
-            f"the head says seq {head_row.seq} but the chain ends at seq {result.head_seq}",
-        )
-    return result
+        return VerifyResult(False, 0, 0, GENESIS_HASH, 0, "the head row is missing")
+    hash_at_head = GENESIS_HASH if head_row.seq == 0 else None
+
+    def rows() -> Iterator[Any]:
+        nonlocal hash_at_head
+        for row in stream_entries(conn):
+            if row.seq == head_row.seq:
+                hash_at_head = row.hash
+            yield row
+
+    result = verify_rows(rows(), on_entry)
+    if not result.ok:
+        return result
+    if result.head_seq < head_row.seq:
+        reason = f"the head says seq {head_row.seq} but the chain ends at seq {result.head_seq}"
+        bad_seq = result.head_seq + 1
+    elif hash_at_head != head_row.hash:
+        reason = f"the head's hash is not the hash of entry {head_row.seq}"
+        bad_seq = head_row.seq
+    else:
+        return result
+    return VerifyResult(False, result.checked, result.head_seq, result.head_hash, bad_seq, reason)

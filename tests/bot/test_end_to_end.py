@@ -7,20 +7,11 @@ import json
 from sqlalchemy import select
 
 from bot.models import InboundMessage, OutboundMessage
-from ledger.article_format import parse_article
 from ledger.chain import verify
-from ledger.db import transaction
-from ledger.importer import import_article
 from ledger.models import Evidence, LedgerEntry, QuestionNode
 from tests.conftest import BOT_NUMBER, WHATSAPP_NUMBER
 from tests.support.messaging import drain, http_post_signed, inbound_params
-
-DEMO = "bot/demo/semax-demo.txt"
-
-
-def load_demo(services):
-    with open(DEMO, encoding="utf-8") as handle, transaction(services.sessions) as session:
-        import_article(session, parse_article(handle.read()))
+from tests.test_helpers import load_demo
 
 
 def test_sms_question_becomes_ledger_entry_and_reply(services, live_server, twilio):

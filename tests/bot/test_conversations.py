@@ -1,0 +1,144 @@
+"""What people see when they text the bot: replies for each command and each mistake."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.jobs import process_inbound, send_outbound
+from bot.models import Contact, InboundMessage, OutboundMessage
+from bot.parsing import UNKNOWN_HINTS, UnknownReason
+from ledger.models import Evidence, LedgerEntry, QuestionNode
+from tests.support.messaging import drain, inbound_params, post_signed
+from tests.test_helpers import count, load_demo
+
+ASKER = "+15551234567"
+
+
+@pytest.fixture
+def demo(services):
+    load_demo(services)
+
+
+def exchange(client, services, twilio, body, sender=ASKER, whatsapp=False) -> list[str]:
+    """Send one text, run the worker, return the bodies texted back to the sender."""
+    before = len(twilio.messages)
+    assert post_signed(client, inbound_params(sender, body, whatsapp=whatsapp)).status_code == 200
+    drain(services)
+    return [m["body"] for m in twilio.messages[before:]]
+
+
+def test_help_explains_every_command(client, services, twilio):
+    [reply] = exchange(client, services, twilio, "help")
+    for example in ("semax|", "ingest semax|q:", "STOP", "MORE", "|and"):
+        assert example in reply
+    assert "Not medical advice" in reply
+
+
+def test_article_info_lists_counts_and_prompts(client, services, twilio, demo):
+    [reply] = exchange(client, services, twilio, "Semax")
+    assert reply.startswith("Semax: demo article")
+    assert "6 sources" in reply and "2 human, 2 preclinical, 2 anecdotal" in reply
+    assert "semax|" in reply and "Not medical advice" in reply
+
+
+def test_unknown_slug_suggests_the_near_miss(client, services, twilio, demo):
+    [reply] = exchange(client, services, twilio, "semx|does it work?")
+    assert 'No article "semx"' in reply and "Did you mean semax?" in reply
+    assert count(services, QuestionNode) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("how does this work? tell me everything please", UnknownReason.NO_PIPE),
+        ("ingest semax|q:abc|some paste", UnknownReason.BAD_NODE_ID),
+        ("ingest semax|q:1|   ", UnknownReason.EMPTY_PASTE),
+        ("semax|" + "why " * 200, UnknownReason.QUESTION_TOO_LONG),
+        ("ingest semax|q:1|" + "x" * 1700, UnknownReason.PASTE_TOO_LONG),
+        ("\u200b ", UnknownReason.EMPTY),
+    ],
+)
+def test_each_mistake_gets_its_own_hint(client, services, twilio, demo, body, reason):
+    [reply] = exchange(client, services, twilio, body)
+    assert reply.startswith(UNKNOWN_HINTS[reason][:40])
+    assert count(services, QuestionNode) == 0
+
+
+def test_dosing_question_is_saved_but_gets_no_advice(client, services, twilio, demo):
+    [reply] = exchange(client, services, twilio, "semax|how much should I take per day?")
+    assert "Saved as q:1" in reply
+    assert "never gives dosing" in reply
+    assert count(services, QuestionNode) == 1
+
+
+def test_ingest_into_a_node_of_another_article_is_refused(client, services, twilio, demo):
+    exchange(client, services, twilio, "semax|first question?")
+    [reply] = exchange(client, services, twilio, "ingest semax|q:99|a paste")
+    assert "q:99 is not a question on Semax" in reply
+    assert count(services, Evidence) == 0
+
+
+def test_ingest_without_slug_uses_the_nodes_article(client, services, twilio, demo):
+    exchange(client, services, twilio, "semax|first question?")
+    [reply] = exchange(client, services, twilio, "ingest q:1|Patients in a randomized trial")
+    assert "Evidence E1 is queued" in reply and "suggested tier: human" in reply
+
+
+def test_follow_up_uses_the_last_article(client, services, twilio, demo):
+    exchange(client, services, twilio, "semax|first question?")
+    [reply] = exchange(client, services, twilio, "|and in healthy people?")
+    assert "Saved as q:2 on Semax" in reply
+
+
+def test_follow_up_without_context_says_what_to_send(client, services, twilio, demo):
+    [reply] = exchange(client, services, twilio, "|and in healthy people?")
+    assert "slug|question" in reply
+
+
+def test_sms_stop_silences_everything_until_start(client, services, twilio, demo):
+    assert exchange(client, services, twilio, "STOP") == []  # Twilio itself confirms on SMS
+    assert exchange(client, services, twilio, "semax|still there?") == []
+    with services.sessions() as session:
+        statuses = session.scalars(select(OutboundMessage.status)).all()
+        assert statuses == ["suppressed"]
+        assert session.scalar(select(Contact.opted_out))
+    assert exchange(client, services, twilio, "START") == []
+    [reply] = exchange(client, services, twilio, "semax|back again?")
+    assert "Saved as q:2" in reply
+
+
+def test_whatsapp_stop_confirms_once_then_silence(client, services, twilio, demo):
+    [confirmation] = exchange(client, services, twilio, "stop", whatsapp=True)
+    assert "Send START to resume" in confirmation
+    assert exchange(client, services, twilio, "semax|anyone?", whatsapp=True) == []
+    [welcome] = exchange(client, services, twilio, "START", whatsapp=True)
+    assert "Welcome back" in welcome
+
+
+def test_moderator_command_from_a_stranger_is_refused(client, services, twilio, demo):
+    [reply] = exchange(client, services, twilio, "approve E1 human")
+    assert reply.startswith("Not authorized")
+
+
+def test_running_the_same_job_twice_has_one_effect(client, services, twilio, demo):
+    post_signed(client, inbound_params(ASKER, "semax|twice?"))
+    with services.sessions() as session:
+        inbound_id = session.scalar(select(InboundMessage.id))
+    assert process_inbound(inbound_id) == "handled"
+    assert process_inbound(inbound_id) == "already handled"
+    drain(services)
+    with services.sessions() as session:
+        outbound_id = session.scalar(select(OutboundMessage.id))
+    assert send_outbound(outbound_id) == "nothing to send"
+    assert count(services, QuestionNode) == 1
+    assert count(services, LedgerEntry) == 1 + 6 + 6 + 1  # article, sources, claims, question
+    assert len(twilio.messages) == 1
+
+
+def test_replies_fit_in_three_segments(client, services, twilio, demo):
+    from bot.sms import segments
+
+    long_question = "semax|" + "does it change BDNF levels in the brain of older adults? " * 8
+    for reply in exchange(client, services, twilio, long_question.strip()[:505]):
+        assert segments(reply) <= 3

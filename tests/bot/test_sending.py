@@ -1,0 +1,111 @@
+"""Outbound texts: sent once, retried when Twilio can't take them, never sent to opted-out people."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.jobs import TransientSendError, send_outbound
+from bot.models import Contact, OutboundMessage
+from bot.queueing import MAX_SEND_ATTEMPTS
+from tests.support.messaging import inbound_params, post_signed
+from tests.test_helpers import load_demo
+
+
+def queued_reply(client, services, body="semax|will this reach me?"):
+    """Handle one inbound message and return the id of its (unsent) reply."""
+    from bot.jobs import process_inbound
+    from bot.models import InboundMessage
+
+    load_demo(services)
+    post_signed(client, inbound_params("+15551234567", body))
+    with services.sessions() as session:
+        inbound_id = session.scalar(select(InboundMessage.id))
+    process_inbound(inbound_id)
+    with services.sessions() as session:
+        return session.scalar(select(OutboundMessage.id))
+
+
+def outbound(services, outbound_id) -> OutboundMessage:
+    with services.sessions() as session:
+        return session.get(OutboundMessage, outbound_id)
+
+
+def test_server_error_is_retried_then_sent_once(client, services, twilio):
+    outbound_id = queued_reply(client, services)
+    twilio.fail_next(1, status=500)
+    with pytest.raises(TransientSendError):
+        send_outbound(outbound_id)
+    assert outbound(services, outbound_id).status == "pending"
+    assert send_outbound(outbound_id) == "sent"
+    assert send_outbound(outbound_id) == "nothing to send"
+    assert len(twilio.messages) == 1
+    assert outbound(services, outbound_id).attempts == 2
+
+
+def test_rate_limited_is_retried(client, services, twilio):
+    outbound_id = queued_reply(client, services)
+    twilio.fail_next(1, status=429)
+    with pytest.raises(TransientSendError):
+        send_outbound(outbound_id)
+    assert send_outbound(outbound_id) == "sent"
+
+
+def test_gives_up_after_the_attempt_limit_and_says_so(client, services, twilio):
+    outbound_id = queued_reply(client, services)
+    twilio.fail_next(MAX_SEND_ATTEMPTS, status=503)
+    for _ in range(MAX_SEND_ATTEMPTS - 1):
+        with pytest.raises(TransientSendError):
+            send_outbound(outbound_id)
+    assert send_outbound(outbound_id) == "failed"
+    message = outbound(services, outbound_id)
+    assert message.status == "failed" and message.attempts == MAX_SEND_ATTEMPTS
+    assert twilio.messages == []
+
+
+def test_opted_out_error_marks_the_contact_and_is_not_retried(client, services, twilio):
+    outbound_id = queued_reply(client, services)
+    twilio.fail_next(1, status=400, code=21610)
+    assert send_outbound(outbound_id) == "failed"
+    assert outbound(services, outbound_id).error_code == 21610
+    with services.sessions() as session:
+        assert session.scalar(select(Contact.opted_out))
+
+
+def test_client_error_is_final(client, services, twilio):
+    outbound_id = queued_reply(client, services)
+    twilio.fail_next(1, status=400, code=21211)
+    assert send_outbound(outbound_id) == "failed"
+    assert send_outbound(outbound_id) == "nothing to send"
+
+
+def test_timeout_is_retried(client, services, twilio):
+    outbound_id = queued_reply(client, services)
+    twilio.delay_next(1, 3.0)  # the client gives up after 2 s
+    with pytest.raises(TransientSendError):
+        send_outbound(outbound_id)
+    assert outbound(services, outbound_id).status == "pending"
+
+
+class TestDevMode:
+    @pytest.fixture
+    def settings_overrides(self):
+        return {"twilio_account_sid": None}
+
+    def test_replies_are_kept_in_the_outbox_not_dropped(self, client, services, twilio):
+        outbound_id = queued_reply(client, services)
+        assert send_outbound(outbound_id) == "nothing to send"
+        message = outbound(services, outbound_id)
+        assert message.status == "logged" and "Saved as q:1" in message.body
+        assert twilio.messages == []
+
+
+def test_without_an_auth_token_a_local_one_is_generated_and_kept(tmp_path):
+    from bot.config import Settings
+    from bot.services import Services
+
+    settings = Settings.load({"instance_path": str(tmp_path)}, env={})
+    token = Services(settings).webhook_auth_token
+    assert len(token) == 32
+    assert Services(settings).webhook_auth_token == token
+    assert not settings.twilio_configured
