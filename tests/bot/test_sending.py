@@ -1,4 +1,4 @@
-"""Outbound texts: sent once, retried when Twilio can't take them, never sent to opted-out people."""
+"""Outbound texts: sent once, retried when Twilio cannot take them, refused when opted out."""
 
 from __future__ import annotations
 

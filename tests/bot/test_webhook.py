@@ -10,6 +10,7 @@ from bot.models import InboundMessage, OutboundMessage
 from bot.services import Services, install
 from bot.sweeper import sweep
 from ledger.models import QuestionNode
+from tests.conftest import ACCOUNT_SID
 from tests.support.messaging import drain, inbound_params, post_signed
 from tests.test_helpers import count, load_demo
 
@@ -124,7 +125,7 @@ def test_status_callback_records_delivery(client, services, twilio):
     callback = {
         "MessageSid": sent["sid"],
         "MessageStatus": "delivered",
-        "AccountSid": "AC" + "1" * 32,
+        "AccountSid": ACCOUNT_SID,
     }
     assert post_signed(client, callback, path="/twilio/status").status_code == 204
     late = dict(callback, MessageStatus="sent")  # arrives out of order: must not regress
