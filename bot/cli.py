@@ -56,8 +56,10 @@ def verify(ctx: click.Context) -> None:
     from ledger.chain import verify as verify_chain
     from ledger.models import LedgerEntry
 
+    from ledger.db import reader
+
     services = _services(ctx)
-    with services.engine.connect() as conn:
+    with reader(services.engine).connect() as conn:
         total = conn.scalar(select(func.count()).select_from(LedgerEntry))
         if sys.stdout.isatty() and total:
             with click.progressbar(length=total, label="verifying") as bar:

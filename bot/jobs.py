@@ -10,22 +10,24 @@ send it twice.
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 
+from bot import outbox
 from bot import services as services_module
 from bot.addresses import format_address, mask
 from bot.handlers import dispatch
 from bot.handlers.context import Context, Notice, Outcome
 from bot.models import Contact, InboundMessage, OutboundMessage
+from bot.moderators import is_moderator
 from bot.parsing import parse
 from bot.queueing import MAX_SEND_ATTEMPTS, try_enqueue_sends
-from bot.sms import fit
 from ledger.db import insert_ignoring_conflicts, transaction
 from ledger.pseudonym import pseudonym
 
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 OPTED_OUT = 21610
 RETRYABLE_HTTP = {429, 500, 502, 503, 504}
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 class TransientSendError(RuntimeError):
@@ -105,21 +108,7 @@ def _context(session: Session, services, inbound: InboundMessage) -> Context:
     )
 
 
-def is_moderator(session: Session, settings, number: str) -> bool:
-    return number in settings.moderator_numbers
-
-
-def sender_for(settings, channel: str, inbound_to: str | None) -> str | None:
-    configured = (
-        settings.twilio_whatsapp_from if channel == "whatsapp" else settings.twilio_sms_from
-    )
-    if configured:
-        return configured.split(":", 1)[1] if configured.startswith("whatsapp:") else configured
-    return inbound_to
-
-
 def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -> None:
-    settings = services.settings
     inbound = ctx.inbound
     messages: list[Notice] = []
     if outcome.reply:
@@ -132,24 +121,14 @@ def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -
                 outcome.reply_kind,
             )
         )
-    messages += outcome.notices
-    for message in messages:
-        insert_ignoring_conflicts(
+    for index, message in enumerate(messages + outcome.notices):
+        outbox.add(
             session,
-            OutboundMessage.__table__,
-            {
-                "key": message.key,
-                "kind": message.kind,
-                "inbound_id": inbound.id,
-                "channel": message.channel,
-                "to_number": message.number,
-                "from_number": sender_for(settings, message.channel, inbound.to_number),
-                "body": fit(message.body, settings.max_segments),
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now(),
-                "updated_at": now(),
-            },
+            services.settings,
+            message,
+            inbound_id=inbound.id,
+            inbound_to=inbound.to_number,
+            max_segments=outcome.max_segments if index == 0 else None,
         )
 
 
@@ -167,6 +146,16 @@ def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
         if contact is not None and contact.opted_out and message.kind != "opt_out_confirmation":
             message.status, message.error_message = "suppressed", "recipient opted out"
             return None
+        if message.channel == "whatsapp" and not _in_session_window(contact):
+            template = services.settings.twilio_whatsapp_template_sid
+            if not template:
+                message.status = "not_sent"
+                message.error_message = (
+                    "outside the WhatsApp 24-hour window and no TWILIO_WHATSAPP_TEMPLATE_SID"
+                )
+                return None
+            message.content_sid = template
+            message.content_variables = json.dumps({"1": message.body}, ensure_ascii=False)
         if services.twilio is None:
             message.status = "logged"
             log.info("dev mode, not sent: to %s: %s", mask(message.to_number), message.body[:200])
@@ -174,6 +163,16 @@ def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
         message.status = "sending"
         message.attempts += 1
         return message
+
+
+def _in_session_window(contact: Contact | None) -> bool:
+    """WhatsApp allows free-form texts only within 24 hours of the person's last message."""
+    if contact is None or contact.last_inbound_at is None:
+        return False
+    last = contact.last_inbound_at
+    if last.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
+        last = last.replace(tzinfo=UTC)
+    return now() - last <= WHATSAPP_WINDOW
 
 
 def send_outbound(outbound_id: int) -> str:
@@ -185,8 +184,12 @@ def send_outbound(outbound_id: int) -> str:
     params = {
         "to": format_address(message.channel, message.to_number),
         "from_": format_address(message.channel, message.from_number or ""),
-        "body": message.body,
     }
+    if message.content_sid:
+        params["content_sid"] = message.content_sid
+        params["content_variables"] = message.content_variables
+    else:
+        params["body"] = message.body
     if settings.public_url:
         params["status_callback"] = settings.public_url.rstrip("/") + "/twilio/status"
     try:

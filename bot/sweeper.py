@@ -15,13 +15,16 @@ from datetime import UTC, datetime, timedelta
 import redis
 from sqlalchemy import select, update
 
+from bot import outbox
 from bot.models import InboundMessage, OutboundMessage
+from bot.moderators import alerts
 from bot.queueing import (
     enqueue_inbound,
     enqueue_send,
     inbound_job_id,
     is_live,
     send_job_id,
+    try_enqueue_sends,
 )
 from ledger.db import transaction
 
@@ -39,6 +42,7 @@ class SweepReport:
     inbound_failed: int = 0
     outbound_queued: int = 0
     outbound_unknown: int = 0
+    alerts: int = 0
 
 
 def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> SweepReport:
@@ -50,6 +54,7 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
     except redis.RedisError as exc:
         log.warning("sweep skipped: redis unreachable (%s)", exc)
         return report
+    new_alerts: list[int] = []
     with transaction(services.sessions) as session:
         stale = session.scalars(
             select(InboundMessage)
@@ -82,6 +87,11 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
                 enqueue_send(queue, outbound_id)
                 report.outbound_queued += 1
 
+        for notice in alerts(session, services.settings, now):
+            new_id = outbox.add(session, services.settings, notice)
+            if new_id is not None:
+                new_alerts.append(new_id)
+
         # A send claimed long ago but never recorded: Twilio may or may not have it. Sending
         # again could double it, so it is marked for an operator instead (at most once).
         report.outbound_unknown = session.execute(
@@ -92,6 +102,8 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
             )
             .values(status="unknown", error_message="send claimed but never confirmed")
         ).rowcount
+    try_enqueue_sends(queue, new_alerts)
+    report.alerts = len(new_alerts)
     if any(vars(report).values()):
         log.info("sweep: %s", report)
     return report

@@ -38,7 +38,13 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
 
 def check_payload(value: Any, path: str = "payload") -> None:
     """Floats are refused because their text form differs between languages and versions."""
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PayloadError(f"{path} is not valid Unicode text") from exc
+        return
+    if value is None or isinstance(value, (bool, int)):
         return
     if isinstance(value, list):
         for index, item in enumerate(value):
@@ -48,6 +54,7 @@ def check_payload(value: Any, path: str = "payload") -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise PayloadError(f"{path} has a non-string key {key!r}")
+            check_payload(key, f"{path} key")
             check_payload(item, f"{path}.{key}")
         return
     raise PayloadError(f"{path} is a {type(value).__name__}; only str, int, bool, null, list, dict")

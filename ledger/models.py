@@ -102,6 +102,8 @@ class QuestionNode(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
     asker: Mapped[str] = mapped_column(String(32))
+    # Private: who to tell when evidence arrives. Never published (the ledger has the pseudonym).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ledger_seq: Mapped[int | None] = mapped_column(Integer)
@@ -121,6 +123,7 @@ class Evidence(Base):
     question_id: Mapped[int] = mapped_column(ForeignKey("question_nodes.id"), index=True)
     paste: Mapped[str] = mapped_column(Text)
     contributor: Mapped[str] = mapped_column(String(32))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     tier: Mapped[str | None] = mapped_column(String(16))
     suggested_tier: Mapped[str | None] = mapped_column(String(16))
@@ -136,6 +139,27 @@ class Evidence(Base):
 
     article: Mapped[Article] = relationship()
     question: Mapped[QuestionNode] = relationship()
+
+
+class Decision(Base):
+    """The audit trail of moderation: one row per evidence item, ever (UNIQUE is the backstop)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (CheckConstraint("outcome IN ('approved','rejected')"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), unique=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    moderator: Mapped[str] = mapped_column(String(32))  # pseudonym, as in the ledger
+    moderator_label: Mapped[str] = mapped_column(String(64))  # web name or masked number
+    via: Mapped[str] = mapped_column(String(16))  # sms, whatsapp, web
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    evidence_seq: Mapped[int | None] = mapped_column(Integer)
+    moderation_seq: Mapped[int] = mapped_column(Integer)
+
+    evidence: Mapped[Evidence] = relationship()
 
 
 class LedgerEntry(Base):

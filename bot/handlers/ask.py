@@ -16,7 +16,9 @@ def handle(command: Ask, ctx: Context) -> Outcome:
     if article is None:
         return Outcome(unknown_article_reply(ctx.session, command.slug))
     question = redact_numbers(command.question)
-    node = QuestionNode(article_id=article.id, text=question, asker=ctx.pseudonym)
+    node = QuestionNode(
+        article_id=article.id, text=question, asker=ctx.pseudonym, contact_id=ctx.contact.id
+    )
     ctx.session.add(node)
     ctx.session.flush()
     entry = append(

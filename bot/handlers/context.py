@@ -39,6 +39,8 @@ class Outcome:
     notices: list[Notice] = field(default_factory=list)
     # Sent even though the contact has just opted out (the one confirmation carriers expect).
     reply_kind: str = "reply"
+    # Moderators reading a whole item get more room than the usual three segments.
+    max_segments: int | None = None
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.handlers.articles import find_article, unknown_article_reply
 from bot.handlers.context import Context, Outcome
+from bot.moderators import alerts
 from bot.parsing import Ingest
 from ledger.analysis import analyze
 from ledger.models import Evidence, QuestionNode
@@ -33,6 +34,7 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
         question_id=node.id,
         paste=command.paste,
         contributor=ctx.pseudonym,
+        contact_id=ctx.contact.id,
         suggested_tier=analysis.suggested_tier,
         suggestion_reason=analysis.reason,
         source_kind=analysis.source_kind,
@@ -44,7 +46,8 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
     ctx.contact.last_slug, ctx.contact.last_node_id = article.slug, node.id
     ctx.contact.last_context_at = ctx.now
     return Outcome(
-        f"Evidence E{evidence.id} is queued for review on {article.title} q:{node.id} "
+        notices=alerts(ctx.session, ctx.settings, ctx.now),
+        reply=f"Evidence E{evidence.id} is queued for review on {article.title} q:{node.id} "
         f"(suggested tier: {analysis.suggested_tier}). "
-        "You will get a text when a moderator decides. Thank you!"
+        "You will get a text when a moderator decides. Thank you!",
     )

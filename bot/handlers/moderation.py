@@ -1,14 +1,114 @@
-"""Moderator commands by text. Authorization is checked here, before anything is read."""
+"""Moderator commands by text: pending, show, approve, reject.
+
+Authorization comes first: from any number that is not a moderator's, these commands read
+nothing and change nothing.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
+from bot.addresses import mask
 from bot.handlers.context import Context, Outcome
+from bot.moderators import receipts
 from bot.parsing import Approve, Pending, Reject, Show
+from bot.sms import fit_lines
+from ledger.models import Article, Evidence, LedgerEntry
+from ledger.moderation import DecisionError, Moderator, decide
 
 NOT_AUTHORIZED = "Not authorized: moderator commands only work from a moderator's number."
+SHOW_SEGMENTS = 10  # a whole paste is up to 1,600 characters
+PENDING_LINES = 8
 
 
 def handle(command: Approve | Reject | Pending | Show, ctx: Context) -> Outcome:
     if not ctx.is_moderator:
         return Outcome(NOT_AUTHORIZED)
-    return Outcome("Moderation by text is not available yet; use the web queue.")
+    return _COMMANDS[type(command)](command, ctx)
+
+
+def _pending(command: Pending, ctx: Context) -> Outcome:
+    query = select(Evidence).where(Evidence.status == "pending")
+    if command.slug:
+        query = query.join(Article).where(Article.slug == command.slug)
+    total = ctx.session.scalar(select(func.count()).select_from(query.subquery()))
+    if not total:
+        where = f" on {command.slug}" if command.slug else ""
+        return Outcome(f"Nothing waits for review{where}.")
+    items = ctx.session.scalars(
+        query.order_by(Evidence.created_at, Evidence.id).limit(PENDING_LINES)
+    ).all()
+    lines = [
+        f"E{e.id} {e.article.slug} q:{e.question_id} "
+        f'"{" ".join(e.paste.split()[:6])}" ({e.suggested_tier})'
+        for e in items
+    ]
+    first = f"E{items[0].id}"
+    tail = f"{total} waiting. Send: show {first} / approve {first} / reject {first} <reason>"
+    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments))
+
+
+def _show(command: Show, ctx: Context) -> Outcome:
+    evidence = ctx.session.get(Evidence, command.evidence_id)
+    if evidence is None:
+        return Outcome(f"There is no evidence item E{command.evidence_id}.")
+    ids = "; ".join(
+        f"{name}: {', '.join(values)}" for name, values in evidence.identifiers.items() if values
+    )
+    media = ", ".join(m.get("content_type") or "file" for m in evidence.media)
+    decided = (
+        f" ({evidence.status} by {evidence.decided_by})" if evidence.status != "pending" else ""
+    )
+    text = "\n".join(
+        part
+        for part in (
+            f"E{evidence.id}{decided} on {evidence.article.title} q:{evidence.question_id}: "
+            f'"{evidence.question.text}"',
+            f"Suggested: {evidence.suggested_tier} ({evidence.suggestion_reason}); "
+            f"kind {evidence.source_kind}",
+            f"IDs: {ids}" if ids else "",
+            f"Media: {len(evidence.media)} ({media})" if evidence.media else "",
+            f"Paste: {evidence.paste}",
+        )
+        if part
+    )
+    return Outcome(text, max_segments=SHOW_SEGMENTS)
+
+
+def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
+    moderator = Moderator(ctx.pseudonym, mask(ctx.contact.number), ctx.contact.channel)
+    approve = isinstance(command, Approve)
+    try:
+        outcome = decide(
+            ctx.session,
+            command.evidence_id,
+            approve=approve,
+            moderator=moderator,
+            now=ctx.now,
+            tier=command.tier if approve else None,
+            reason=None if approve else command.reason,
+        )
+    except DecisionError as exc:
+        return Outcome(str(exc))
+    decision = outcome.decision
+    if not outcome.decided:
+        who = "you" if decision.moderator == ctx.pseudonym else decision.moderator_label
+        return Outcome(
+            f"E{command.evidence_id} was already {decision.outcome} by {who} at "
+            f"{decision.decided_at:%Y-%m-%d %H:%M} UTC. Nothing changed."
+        )
+    if decision.outcome == "approved":
+        digest = ctx.session.get(LedgerEntry, decision.evidence_seq).hash
+        reply = (
+            f"E{command.evidence_id} approved as {decision.tier}: ledger entry "
+            f"#{decision.evidence_seq} ({digest[:12]}). Contributor and asker notified."
+        )
+    else:
+        reply = (
+            f"E{command.evidence_id} rejected; recorded as ledger entry "
+            f"#{decision.moderation_seq}. Contributor notified."
+        )
+    return Outcome(reply, notices=receipts(ctx.session, outcome, ctx.public_url))
+
+
+_COMMANDS = {Pending: _pending, Show: _show, Approve: _decide, Reject: _decide}

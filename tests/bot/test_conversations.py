@@ -25,7 +25,7 @@ def exchange(client, services, twilio, body, sender=ASKER, whatsapp=False) -> li
     before = len(twilio.messages)
     assert post_signed(client, inbound_params(sender, body, whatsapp=whatsapp)).status_code == 200
     drain(services)
-    return [m["body"] for m in twilio.messages[before:]]
+    return [m["body"] for m in twilio.messages[before:] if m["to"].endswith(sender)]
 
 
 def test_help_explains_every_command(client, services, twilio):

@@ -1,0 +1,163 @@
+"""Who moderates, how they are told that items wait, and who hears about a decision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bot.addresses import mask
+from bot.handlers.context import Notice
+from bot.models import Contact, Moderator, ModeratorAlert
+from ledger.db import insert_ignoring_conflicts
+from ledger.models import Evidence, LedgerEntry, QuestionNode
+from ledger.moderation import Outcome
+
+ALERT_INTERVAL = timedelta(minutes=10)
+
+
+def moderator_numbers(session: Session, settings) -> list[str]:
+    stored = session.scalars(
+        select(Moderator.number).where(Moderator.kind == "phone", Moderator.active.is_(True))
+    ).all()
+    return sorted(set(settings.moderator_numbers) | {n for n in stored if n})
+
+
+def is_moderator(session: Session, settings, number: str) -> bool:
+    if number in settings.moderator_numbers:
+        return True
+    return (
+        session.scalar(
+            select(Moderator.id).where(
+                Moderator.kind == "phone", Moderator.number == number, Moderator.active.is_(True)
+            )
+        )
+        is not None
+    )
+
+
+def add_web_moderator(session: Session, username: str, password: str) -> Moderator:
+    moderator = session.scalar(select(Moderator).where(Moderator.username == username))
+    if moderator is None:
+        moderator = Moderator(kind="web", username=username)
+        session.add(moderator)
+    moderator.password_hash = generate_password_hash(password)
+    moderator.active = True
+    session.flush()
+    return moderator
+
+
+def check_web_login(session: Session, username: str, password: str) -> Moderator | None:
+    moderator = session.scalar(
+        select(Moderator).where(
+            Moderator.kind == "web", Moderator.username == username, Moderator.active.is_(True)
+        )
+    )
+    # Hash something even for unknown names so response time does not reveal who exists.
+    stored = moderator.password_hash if moderator else generate_password_hash("x")
+    if check_password_hash(stored or "", password) and moderator is not None:
+        return moderator
+    return None
+
+
+def alerts(session: Session, settings, now: datetime) -> list[Notice]:
+    """At most one 'items wait' text per moderator per ten minutes, counting what waits.
+
+    Called when evidence arrives and by the sweeper, so items that arrived during a quiet
+    period are announced once it ends. The conditional UPDATE keeps concurrent callers from
+    both sending.
+    """
+    waiting, newest = session.execute(
+        select(func.count(), func.max(Evidence.created_at)).where(Evidence.status == "pending")
+    ).one()
+    if not waiting:
+        return []
+    if newest.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
+        newest = newest.replace(tzinfo=UTC)
+    stamp = max(now, newest)
+    notices = []
+    for number in moderator_numbers(session, settings):
+        insert_ignoring_conflicts(
+            session,
+            ModeratorAlert.__table__,
+            {"number": number, "last_sent_at": now - 2 * ALERT_INTERVAL},
+        )
+        claimed = session.execute(
+            update(ModeratorAlert)
+            .where(
+                ModeratorAlert.number == number,
+                ModeratorAlert.last_sent_at <= now - ALERT_INTERVAL,
+                ModeratorAlert.last_sent_at < newest,
+            )
+            .values(last_sent_at=stamp)
+        ).rowcount
+        if claimed:
+            channel = _channel_of(session, number)
+            notices.append(
+                Notice(
+                    channel,
+                    number,
+                    f"{waiting} evidence item{'s' if waiting != 1 else ''} wait for review. "
+                    "Send: pending",
+                    f"alert:{number}:{now.isoformat()}",
+                    "alert",
+                )
+            )
+    return notices
+
+
+def _channel_of(session: Session, number: str) -> str:
+    """Reach moderators where they last wrote from (WhatsApp or SMS)."""
+    channel = session.scalar(
+        select(Contact.channel)
+        .where(Contact.number == number)
+        .order_by(Contact.last_inbound_at.desc().nulls_last())
+        .limit(1)
+    )
+    return channel or "sms"
+
+
+def receipts(session: Session, outcome: Outcome, public_url: str) -> list[Notice]:
+    """The contributor hears the outcome; on approval the asker hears evidence arrived."""
+    evidence, decision = outcome.evidence, outcome.decision
+    notices = []
+    contributor = session.get(Contact, evidence.contact_id) if evidence.contact_id else None
+    if contributor is not None:
+        if decision.outcome == "approved":
+            digest = session.scalar(
+                select(LedgerEntry.hash).where(LedgerEntry.seq == decision.evidence_seq)
+            )
+            body = (
+                f"Your evidence E{evidence.id} was approved as {decision.tier} and is in the "
+                f"ledger as entry #{decision.evidence_seq} (hash {digest[:12]}). Thank you!"
+            )
+        else:
+            body = f"Your evidence E{evidence.id} was not added: {decision.reason}"
+        notices.append(
+            Notice(
+                contributor.channel, contributor.number, body, f"receipt:E{evidence.id}", "receipt"
+            )
+        )
+    if decision.outcome == "approved":
+        node = session.get(QuestionNode, evidence.question_id)
+        asker = session.get(Contact, node.contact_id) if node.contact_id else None
+        if asker is not None and (contributor is None or asker.id != contributor.id):
+            slug = evidence.article.slug
+            notices.append(
+                Notice(
+                    asker.channel,
+                    asker.number,
+                    f"New {decision.tier} evidence arrived on your question q:{node.id} "
+                    f'"{node.text[:80]}". Send {slug}|{node.text[:40]} or see the article. '
+                    "Not medical advice.",
+                    f"arrived:E{evidence.id}:{asker.id}",
+                    "receipt",
+                )
+            )
+    return notices
+
+
+def label_for_number(number: str) -> str:
+    return mask(number)
