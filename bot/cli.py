@@ -54,9 +54,8 @@ def db_upgrade(ctx: click.Context) -> None:
 def verify(ctx: click.Context) -> None:
     """Recompute every hash and link of the ledger; exit 1 if the chain is broken."""
     from ledger.chain import verify as verify_chain
-    from ledger.models import LedgerEntry
-
     from ledger.db import reader
+    from ledger.models import LedgerEntry
 
     services = _services(ctx)
     with reader(services.engine).connect() as conn:
