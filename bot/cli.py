@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -274,8 +273,76 @@ def text(ctx, from_, to, whatsapp, url, wait, message) -> None:
         click.echo(f"[{reply.status}] {reply.body}")
 
 
-with contextlib.suppress(ImportError):
-    from bot.cli_moderators import moderators  # noqa: F401  (registered by that module)
+@cli.group()
+def moderators() -> None:
+    """Who may moderate: phone numbers (besides MODERATOR_NUMBERS) and web accounts."""
+
+
+@moderators.command("add")
+@click.argument("who")
+@click.option("--web", is_flag=True, help="WHO is a web login name; asks for a password.")
+@click.option("--password", default=None, help="For scripts; prompted for when omitted.")
+@click.pass_context
+def moderators_add(ctx: click.Context, who: str, web: bool, password: str | None) -> None:
+    from bot.addresses import AddressError, mask, parse_address
+    from bot.models import Moderator
+    from bot.moderators import add_web_moderator
+    from ledger.db import transaction
+
+    services = _services(ctx.find_root())
+    with transaction(services.sessions) as session:
+        if web:
+            if password is None:
+                password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+            if len(password) < 12:
+                raise click.ClickException("use a password of at least 12 characters")
+            add_web_moderator(session, who, password)
+            click.echo(f"web moderator {who} added")
+            return
+        try:
+            _, number = parse_address(who)
+        except AddressError as exc:
+            raise click.ClickException(f"{who}: {exc}") from exc
+        moderator = session.scalar(select(Moderator).where(Moderator.number == number))
+        if moderator is None:
+            session.add(Moderator(kind="phone", number=number))
+        else:
+            moderator.active = True
+        click.echo(f"moderator {mask(number)} added")
+
+
+@moderators.command("remove")
+@click.argument("who")
+@click.pass_context
+def moderators_remove(ctx: click.Context, who: str) -> None:
+    from bot.models import Moderator
+    from ledger.db import transaction
+
+    services = _services(ctx.find_root())
+    with transaction(services.sessions) as session:
+        moderator = session.scalar(
+            select(Moderator).where((Moderator.number == who) | (Moderator.username == who))
+        )
+        if moderator is None:
+            raise click.ClickException(f"no moderator {who}")
+        moderator.active = False
+    click.echo(f"{who} removed")
+
+
+@moderators.command("list")
+@click.pass_context
+def moderators_list(ctx: click.Context) -> None:
+    from bot.addresses import mask
+    from bot.models import Moderator
+
+    services = _services(ctx.find_root())
+    for number in services.settings.moderator_numbers:
+        click.echo(f"phone {mask(number)} (MODERATOR_NUMBERS)")
+    with services.read_sessions() as session:
+        for moderator in session.scalars(select(Moderator).where(Moderator.active.is_(True))):
+            name = moderator.username if moderator.kind == "web" else mask(moderator.number)
+            click.echo(f"{moderator.kind} {name}")
+
 
 if __name__ == "__main__":
     cli()
