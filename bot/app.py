@@ -24,10 +24,15 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     # One proxy hop (the usual TLS terminator): URLs and client addresses match the outside.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from bot import health, webhook
+    from bot import api, health, moderate, public, web_auth, webhook
+
+    web_auth.configure(app, services.secret_key, settings.public_url)
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(moderate.bp)
 
     @app.errorhandler(413)
     def too_large(_error):

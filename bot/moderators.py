@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.addresses import mask
-from bot.handlers.context import Notice
 from bot.models import Contact, Moderator, ModeratorAlert
+from bot.outbox import Notice
 from ledger.db import insert_ignoring_conflicts
 from ledger.models import Evidence, LedgerEntry, QuestionNode
 from ledger.moderation import Outcome

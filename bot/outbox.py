@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from bot.handlers.context import Notice
 from bot.models import OutboundMessage
 from bot.sms import fit
 from ledger.db import insert_ignoring_conflicts
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A text to someone other than the sender (a receipt, a moderator alert)."""
+
+    channel: str
+    number: str
+    body: str
+    key: str
+    kind: str = "notice"
 
 
 def sender_for(settings, channel: str, inbound_to: str | None = None) -> str | None:

@@ -9,14 +9,15 @@ Tokenizer (:func:`tokenize`), in order:
 1. Unicode NFKC, then ``casefold`` (so "ＢＤＮＦ", "Bdnf" and "bdnf" are one token, and the
    micro sign "µ" becomes Greek "μ").
 2. Split on anything that is not a letter or digit ("ACTH(4-10)" -> "acth", "4", "10";
-   "healthy-subject" -> "healthy", "subject"). Underscores split too.
+   "healthy-subject" -> "healthy", "subject" before stemming). Underscores split too.
 3. Drop :data:`STOPWORDS` (function words and question filler: "does", "it", "what", ...) and
    one-letter words. Numbers are kept ("110", "2018", "4", "1").
-4. Stem words made only of letters with :func:`stem`; anything with a digit ("s2", "1mg") and
-   anything of 3 characters or fewer ("rat", "bdnf" is 4 but has no suffix) keeps its form.
-   Biomedical acronyms ("bdnf", "trkb", "acth", "adhd", "mrna") carry no English suffix, so
-   the stemmer leaves them alone.
-5. :data:`SYNONYMS`: some stems also emit a broader term right after themselves (see there).
+4. Stem words made only of ASCII letters with :func:`stem`; anything with a digit ("s2",
+   "1mg"), any non-ASCII word ("μg") and any two-letter word keeps its form. Biomedical
+   acronyms ("bdnf", "trkb", "acth", "adhd", "mrna") carry no English suffix, so the stemmer
+   leaves them alone.
+5. :data:`SYNONYMS`: a few stems are replaced by a fixed tuple of tokens, e.g. "patients" ->
+   "patient", "human" and "mice" -> "mous", "animal" (the reasons are documented there).
 
 Stemmer: steps 1a, 1b, 1c and 5 of Porter (1980) -- plurals, -ed/-ing, final y and final e --
 and none of the derivational steps (so "neural" and "neuron" stay apart). Examples:
@@ -32,17 +33,21 @@ BDNF" should not outweigh "BDNF stroke"). The index is inverted (token -> postin
 Ties are broken by tier (human, preclinical, anecdotal, then anything else) and then by key, so
 the order is deterministic.
 
-Relevance cut-off (how "nothing relevant" is detected): a document is a candidate only if it
-shares at least one non-stopword token with the question, and it is returned only if its
-score is strictly above ``min_score`` (default :data:`DEFAULT_MIN_SCORE` = 0.0, i.e. any
-overlap). A question with no known token ("zzzz qqqq", or only stopwords) returns ``[]``.
-Raw BM25 scores are not comparable across corpora, so a fixed positive default would mean
-different things at 50 and 10,000 claims; callers that want a stricter cut can pass
-``min_score``, or ``min_coverage`` (the share of the question's idf weight a document must
-match; unknown question words weigh as much as the rarest known word). For example, in the
-Semax article "does semax cure cancer" matches every claim through "semax" alone; with
-``min_coverage=0.5`` it returns nothing, because "cure" and "cancer" carry almost all of the
-question's weight.
+Relevance cut-off (how "nothing relevant" is detected):
+
+- A document is a candidate only if it shares with the question at least one token that is
+  *not common*, where common means "in more than half of the documents" (computed as
+  2 * df > N + 1, i.e. as if one more document lacked the token, so the only token of a
+  one-document index is not common). Common tokens still add to the score of candidates. In an
+  article's own claims the compound's name is in nearly every claim, so "does semax cure
+  cancer" or "is semax safe for kids" returns ``[]`` instead of three claims that merely say
+  "Semax". A question with no known token ("zzzz qqqq") or only stopwords also returns ``[]``.
+  A question made only of common words ("what is semax") returns ``[]`` too: the caller
+  should answer that from the article summary, not from claims.
+- The score must be strictly above ``min_score`` (default :data:`DEFAULT_MIN_SCORE` = 0.0).
+  BM25 idf is always positive, so 0.0 means "any candidate". Raw BM25 scores are not
+  comparable across corpora of different sizes, which is why the default cut is the
+  common-token rule above rather than a fixed score.
 """
 
 from __future__ import annotations
@@ -74,38 +79,42 @@ TIER_ORDER = ("human", "preclinical", "anecdotal")
 _TIER_RANK = {tier: rank for rank, tier in enumerate(TIER_ORDER)}
 
 # English function words plus the filler of texted questions. Matched before stemming, on the
-# casefolded word. Content words a question can hinge on are deliberately *not* here: "effect",
-# "side", "help", "work", "take", "safe", "human", "people" (see SYNONYMS), "no"/"not".
-STOPWORDS = frozenset(
-    """
+# casefolded word. "people", "say", "help", "work" are here because questions use them as
+# frame ("what do people say about ...", "does it help with ...", "does it work for ..."): the
+# words after them carry the meaning. Content words a question can hinge on are deliberately
+# *not* here: "effect", "side", "take", "safe", "human", "no"/"not", numbers.
+_STOPWORD_TEXT = """
     a about above after again against all also am an and any anyone anything are as at
     be been being but by can could did do does doing done during each else ever for from
     get gets got had has have having he her here hers him his how i if in into is it its
     itself just me might more most my of on once only or other our ours out over own please
-    really she should so some someone something such t than that the their theirs them
+    really she should so some someone something such than that the their theirs them
     then there these they this those through to too under until up us very was we were what
     when where whether which while who whom why will with would yet you your yours
     tell know anybody thing things people say says said help helps helped work works worked
-    """.split()
-)
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
-# Broader terms a word also emits (the word itself is kept). Written as words; SYNONYMS below
-# holds the same mapping on stems, which is what tokenize() looks up, so every inflection
-# ("patient", "patients") maps alike. Why adding rather than replacing: a question about rats should still prefer
-# rat studies over mouse studies (the rarer exact word has the higher idf), while a question
-# worded as "patients" or "people" still reaches claims worded "human", and "mice"/"rodents"
-# reach "animal" model claims. Only mappings that connect the ledger's own vocabulary
-# (tier words "human" and "animal", as the articles print them) to how people ask are listed.
-# "people" is a synonym, not a stopword: "does it raise BDNF in people?" is the canonical
-# question and means human evidence.
+# What some words index as, written as words and looked up by stem (SYNONYMS below), so every
+# inflection ("patient", "patients") maps alike. A word listed here is replaced by its tuple,
+# which keeps the word itself when it is worth keeping. Each entry connects how people ask to
+# how the ledger words its claims and tiers ("human", "animal"):
+# - "patients"/"participants"/"volunteers" are how human studies are described; a question
+#   about "humans" should reach them, and a question about "patients" should reach "human".
+# - "rat"/"mouse"/"rodent" studies are the animal evidence ("Animal or lab work", "animal model
+#   of Alzheimer's"); the specific word is kept alongside "animal" so a question about rats
+#   still prefers rat studies (the rarer word has the higher idf) over mouse studies.
+# - "mice" is an irregular plural the suffix rules cannot reach.
+# Not listed: "people" (a stopword: "what do people say" is as common as "in people"), and
+# "men"/"women" ("male rats" and "female mice" are animal studies).
 _SYNONYM_WORDS: dict[str, tuple[str, ...]] = {
-    "patient": ("human",),
-    "participant": ("human",),
-    "volunteer": ("human",),
-    "rat": ("animal",),
+    "patient": ("patient", "human"),
+    "participant": ("participant", "human"),
+    "volunteer": ("volunteer", "human"),
+    "rat": ("rat", "animal"),
+    "mouse": ("mouse", "animal"),
     "mice": ("mouse", "animal"),
-    "mouse": ("animal",),
-    "rodent": ("animal",),
+    "rodent": ("rodent", "animal"),
 }
 
 _SPLIT = re.compile(r"[\W_]+")
@@ -161,9 +170,7 @@ def stem(word: str) -> str:
     if len(word) <= 2 or not (word.isascii() and word.isalpha()):
         return word
     # Step 1a: plurals.
-    if word.endswith("sses"):
-        word = word[:-2]
-    elif word.endswith("ies"):
+    if word.endswith(("sses", "ies")):
         word = word[:-2]
     elif word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
@@ -210,8 +217,11 @@ def tokenize(text: str) -> list[str]:
         if not raw or raw in STOPWORDS or (len(raw) == 1 and not raw.isdigit()):
             continue
         token = stem(raw)
-        tokens.append(token)
-        tokens.extend(SYNONYMS.get(token, ()))
+        mapped = SYNONYMS.get(token)
+        if mapped is None:
+            tokens.append(token)
+        else:
+            tokens.extend(mapped)
     return tokens
 
 
@@ -226,15 +236,15 @@ class Document:
 class Index:
     """An immutable BM25 index over a fixed set of documents; build it with :meth:`build`."""
 
-    def __init__(
-        self,
-        docs: tuple[Document, ...],
-        postings: dict[str, list[tuple[int, int]]],
-        lengths: list[int],
-    ) -> None:
+    def __init__(self, docs: tuple[Document, ...], postings: dict[str, dict[int, int]]) -> None:
+        # Use build(); this takes the postings as build() makes them: token -> {doc index: tf}.
         self._docs = docs
         self._postings = postings
         n = len(docs)
+        lengths = [0] * n
+        for plist in postings.values():
+            for i, tf in plist.items():
+                lengths[i] += tf
         avgdl = (sum(lengths) / n) if n else 0.0
         # K1 * (1 - b + b * dl / avgdl), precomputed per document.
         self._norm = [K1 * (1 - B + B * (dl / avgdl if avgdl else 0.0)) for dl in lengths]
@@ -242,27 +252,17 @@ class Index:
             token: math.log(1 + (n - len(plist) + 0.5) / (len(plist) + 0.5))
             for token, plist in postings.items()
         }
-        # The idf an unknown question word would have if it were in one document: used only as
-        # its weight in min_coverage (it can never add to a score).
-        self._unknown_idf = math.log(1 + (n - 1 + 0.5) / 1.5) if n else 0.0
-        self._order = [
-            (_TIER_RANK.get(doc.tier, len(TIER_ORDER)), doc.key, i) for i, doc in enumerate(docs)
-        ]
+        self._sort_key = [(_TIER_RANK.get(doc.tier, len(TIER_ORDER)), doc.key) for doc in docs]
 
     @classmethod
     def build(cls, docs: Iterable[Document]) -> Index:
         docs = tuple(docs)
-        postings: dict[str, list[tuple[int, int]]] = {}
-        lengths: list[int] = []
+        postings: dict[str, dict[int, int]] = {}
         for i, doc in enumerate(docs):
-            counts: dict[str, int] = {}
-            tokens = tokenize(doc.text)
-            for token in tokens:
-                counts[token] = counts.get(token, 0) + 1
-            lengths.append(len(tokens))
-            for token, tf in counts.items():
-                postings.setdefault(token, []).append((i, tf))
-        return cls(docs, postings, lengths)
+            for token in tokenize(doc.text):
+                plist = postings.setdefault(token, {})
+                plist[i] = plist.get(i, 0) + 1
+        return cls(docs, postings)
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -271,50 +271,54 @@ class Index:
     def documents(self) -> tuple[Document, ...]:
         return self._docs
 
+    def is_common(self, token: str) -> bool:
+        """True if ``token`` is in more than half of the documents (counting one extra
+        document without it: 2 * df > N + 1, so a one-document index has no common tokens)."""
+        plist = self._postings.get(token)
+        return plist is not None and 2 * len(plist) > len(self._docs) + 1
+
     def search(
         self,
         query: str,
         limit: int = 3,
         offset: int = 0,
         min_score: float = DEFAULT_MIN_SCORE,
-        min_coverage: float = 0.0,
     ) -> list[tuple[Document, float]]:
         """The best ``limit`` documents after skipping ``offset``, as (document, score) pairs.
 
-        Sorted by score (highest first), then tier (human first), then key. Only documents
-        sharing a token with ``query`` and scoring above ``min_score`` are returned, so an
-        irrelevant question gives ``[]``. ``min_coverage`` (0..1) additionally requires a
-        document to match that share of the question's total idf weight. Paging with the same
-        arguments and growing ``offset`` yields disjoint slices of one ranking.
+        Sorted by score (highest first), then tier (human, preclinical, anecdotal, other), then
+        key. A document is returned only if it contains at least one of the question's tokens
+        that is not common (see :meth:`is_common`) and its score is above ``min_score``; common
+        tokens only add to the score of such documents. So "zzzz qqqq", a question of
+        stopwords, or "does semax cure cancer" asked of the Semax article (where "semax" is
+        in every claim) all give ``[]``. Calls that differ only in ``offset`` page through one
+        ranking: their results are disjoint.
         """
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
-        if limit == 0 or not self._docs:
+        if limit == 0:
             return []
-        terms = list(dict.fromkeys(tokenize(query)))
+        rare: list[str] = []
+        common: list[str] = []
+        for term in dict.fromkeys(tokenize(query)):
+            if term in self._postings:
+                (common if self.is_common(term) else rare).append(term)
+        if not rare:
+            return []
+        norm = self._norm
         scores: dict[int, float] = {}
-        matched: dict[int, float] = {}
-        total_weight = 0.0
-        for term in terms:
-            plist = self._postings.get(term)
-            if plist is None:
-                total_weight += self._unknown_idf
-                continue
+        for term in rare:
             idf = self._idf[term]
-            total_weight += idf
-            norm = self._norm
-            for i, tf in plist:
+            for i, tf in self._postings[term].items():
                 scores[i] = scores.get(i, 0.0) + idf * tf * (K1 + 1) / (tf + norm[i])
-                if min_coverage > 0:
-                    matched[i] = matched.get(i, 0.0) + idf
-        if not scores:
-            return []
-        order = self._order
-        need = total_weight * min_coverage
-        candidates = [
-            (-score, *order[i])
-            for i, score in scores.items()
-            if score > min_score and (min_coverage <= 0 or matched[i] >= need)
-        ]
+        for term in common:  # only adds to documents a rare term already matched
+            idf = self._idf[term]
+            plist = self._postings[term]
+            for i in scores:
+                tf = plist.get(i)
+                if tf:
+                    scores[i] += idf * tf * (K1 + 1) / (tf + norm[i])
+        sort_key = self._sort_key
+        candidates = [(-score, *sort_key[i], i) for i, score in scores.items() if score > min_score]
         top = heapq.nsmallest(offset + limit, candidates)[offset:]
-        return [(self._docs[entry[3]], -entry[0]) for entry in top]
+        return [(self._docs[i], -neg) for neg, _tier, _key, i in top]

@@ -14,23 +14,13 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.models import Contact, InboundMessage
+from bot.outbox import Notice
 
 NOT_MEDICAL_ADVICE = "Not medical advice."
 CATALOGUE_ONLY = (
     "ledgerbot only catalogues evidence: it never gives dosing, protocol or treatment advice. "
     "Please ask a clinician."
 )
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A text to someone other than the sender (a receipt, a moderator alert)."""
-
-    channel: str
-    number: str
-    body: str
-    key: str
-    kind: str = "notice"
 
 
 @dataclass
