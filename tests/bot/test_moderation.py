@@ -128,7 +128,10 @@ def test_second_decision_changes_nothing_and_names_the_first(client, services, t
 
 def moderators_cli(services, *args):
     """The CLI installs its own process-wide services; put the test's back afterwards."""
-    env = {"DATABASE_URL": services.settings.database_url, "INSTANCE_PATH": "x"}
+    env = {
+        "DATABASE_URL": services.settings.database_url,
+        "INSTANCE_PATH": services.settings.instance_path,
+    }
     try:
         return CliRunner().invoke(cli, ["moderators", *args], env=env)
     finally:
