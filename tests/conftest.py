@@ -149,5 +149,7 @@ def live_server(app) -> Iterator[str]:
     server.shutdown()
 
 
-def sign(params: dict, path: str = "/twilio/messages", token: str = AUTH_TOKEN) -> str:
-    return RequestValidator(token).compute_signature(PUBLIC_URL + path, params)
+def sign(
+    params: dict, path: str = "/twilio/messages", token: str = AUTH_TOKEN, base: str = PUBLIC_URL
+) -> str:
+    return RequestValidator(token).compute_signature(base + path, params)

@@ -24,9 +24,10 @@ def inbound_params(sender: str, body: str, *, whatsapp: bool = False, sid: str |
     }
 
 
-def post_signed(client, params: dict, path: str = "/twilio/messages", headers=None):
+def post_signed(client, params: dict, path: str = "/twilio/messages", headers=None, base=None):
     """Through Flask's test client."""
-    all_headers = {"X-Twilio-Signature": sign(params, path), **(headers or {})}
+    signature = sign(params, path, base=base) if base else sign(params, path)
+    all_headers = {"X-Twilio-Signature": signature, **(headers or {})}
     return client.post(path, data=params, headers=all_headers)
 
 
