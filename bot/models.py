@@ -39,6 +39,7 @@ class Contact(Base):
     last_slug: Mapped[str | None] = mapped_column(String(64))
     last_node_id: Mapped[int | None] = mapped_column(Integer)
     last_context_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_offset: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -128,3 +128,30 @@ def fit_lines(lines: list[str], tail: str, max_segments: int = 3) -> str:
             return text
         kept.pop()
     return fit(tail, max_segments)
+
+
+# Typographic characters that would switch a whole SMS to UCS-2 (70 instead of 160 characters
+# a segment), mapped to GSM-7 look-alikes. Applied to replies only, never to stored evidence.
+_GSM_LOOKALIKES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+        "\u03bc": "u",
+        "\u00b5": "u",
+        "\u2260": "!=",
+        "\u2264": "<=",
+        "\u2265": ">=",
+        "\u00d7": "x",
+        "\u2022": "-",
+    }
+)
+
+
+def gsm_friendly(text: str) -> str:
+    return text.translate(_GSM_LOOKALIKES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.handlers.articles import article_counts, find_article, unknown_article_reply
+from bot.handlers.ask import remember
 from bot.handlers.context import NOT_MEDICAL_ADVICE, Context, Outcome
 from bot.parsing import ArticleInfo
 from ledger.models import Article, QuestionNode
@@ -40,7 +41,7 @@ def handle(command: ArticleInfo, ctx: Context) -> Outcome:
     article = find_article(ctx.session, command.slug)
     if article is None:
         return Outcome(unknown_article_reply(ctx.session, command.slug))
-    ctx.contact.last_slug, ctx.contact.last_context_at = article.slug, ctx.now
+    remember(ctx, article.slug, None, None)
     counts = article_counts(ctx.session, article)
     summary = article.summary.strip()
     if len(summary) > SUMMARY_CHARS:

@@ -1,14 +1,18 @@
-"""slug|question: record a question node on the article and say what the ledger holds."""
+"""slug|question: record a question node, then answer from what the ledger already holds."""
 
 from __future__ import annotations
 
+from bot.answers import relevant_claims
 from bot.handlers.articles import article_counts, find_article, unknown_article_reply
 from bot.handlers.context import CATALOGUE_ONLY, NOT_MEDICAL_ADVICE, Context, Outcome
 from bot.parsing import Ask
 from bot.safety import asks_for_advice
+from bot.sms import fit_lines, gsm_friendly
 from ledger.chain import append
 from ledger.models import QuestionNode
 from ledger.redact import redact_numbers
+
+ANSWERS = 3
 
 
 def handle(command: Ask, ctx: Context) -> Outcome:
@@ -29,16 +33,30 @@ def handle(command: Ask, ctx: Context) -> Outcome:
         now=ctx.now,
     )
     node.ledger_seq = entry.seq
-    ctx.contact.last_slug, ctx.contact.last_node_id = article.slug, node.id
-    ctx.contact.last_context_at = ctx.now
+    remember(ctx, article.slug, node.id, offset=0)
 
-    counts = article_counts(ctx.session, article)
-    lines = [f"Saved as q:{node.id} on {article.title}."]
+    header = f"Saved as q:{node.id} on {article.title}."
+    evidence_tail = f"Add evidence: ingest {article.slug}|q:{node.id}|<paste>"
     if asks_for_advice(command.question):
-        lines.append(CATALOGUE_ONLY)
-    lines += [
-        f"The ledger holds {counts.line()}.",
-        f"Add evidence: ingest {article.slug}|q:{node.id}|<paste>",
-        f"More: {ctx.article_url(article.slug)} {NOT_MEDICAL_ADVICE}",
-    ]
-    return Outcome("\n".join(lines))
+        # Claims can carry amounts ("50 ug/kg in rats"); a dosing question gets none of them.
+        return Outcome(
+            f"{header}\n{CATALOGUE_ONLY}\n{ctx.article_url(article.slug)} {NOT_MEDICAL_ADVICE}"
+        )
+    cited = relevant_claims(ctx.session, article, question, limit=ANSWERS)
+    ctx.contact.last_offset = len(cited)
+    if not cited:
+        counts = article_counts(ctx.session, article)
+        return Outcome(
+            f"{header}\nThe ledger has nothing on that yet ({counts.line()}).\n"
+            f"{evidence_tail}\n{ctx.article_url(article.slug)} {NOT_MEDICAL_ADVICE}"
+        )
+    lines = [header, "From the ledger:"] + [gsm_friendly(c.line()) for c in cited]
+    tail = f"More: MORE or {ctx.article_url(article.slug)}\n{evidence_tail}\n{NOT_MEDICAL_ADVICE}"
+    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments))
+
+
+def remember(ctx: Context, slug: str, node_id: int | None, offset: int | None) -> None:
+    """Conversation memory for MORE, '|follow-up' and 'ingest q:N|…' (30 minutes)."""
+    contact = ctx.contact
+    contact.last_slug, contact.last_node_id = slug, node_id
+    contact.last_offset, contact.last_context_at = offset, ctx.now

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.answers import relevant_claims
 from bot.handlers import ask
-from bot.handlers.context import Context, Outcome
+from bot.handlers.ask import ANSWERS
+from bot.handlers.context import NOT_MEDICAL_ADVICE, Context, Outcome
 from bot.parsing import Ask, FollowUp, More
+from bot.sms import fit_lines, gsm_friendly
+from ledger.models import QuestionNode
 
 MEMORY = timedelta(minutes=30)
 NO_CONTEXT = (
@@ -33,7 +37,16 @@ def handle_follow_up(command: FollowUp, ctx: Context) -> Outcome:
 
 
 def handle_more(command: More, ctx: Context) -> Outcome:
+    """The next claims for the last question, three at a time."""
     slug = last_slug(ctx)
-    if slug is None:
+    node = ctx.session.get(QuestionNode, ctx.contact.last_node_id or 0) if slug else None
+    if node is None:
         return Outcome(NO_CONTEXT)
-    return Outcome(f"Everything the ledger holds on {slug}: {ctx.article_url(slug)}")
+    offset = ctx.contact.last_offset or 0
+    cited = relevant_claims(ctx.session, node.article, node.text, offset=offset, limit=ANSWERS)
+    url = ctx.article_url(slug)
+    if not cited:
+        return Outcome(f"That is all the ledger holds on q:{node.id}. Everything: {url}")
+    ctx.contact.last_offset, ctx.contact.last_context_at = offset + len(cited), ctx.now
+    lines = [f"More on q:{node.id}:"] + [gsm_friendly(c.line()) for c in cited]
+    return Outcome(fit_lines(lines, f"MORE for more, or {url}\n{NOT_MEDICAL_ADVICE}"))

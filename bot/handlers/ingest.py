@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.handlers.articles import find_article, unknown_article_reply
+from bot.handlers.ask import remember
 from bot.handlers.context import Context, Outcome
 from bot.moderators import alerts
 from bot.parsing import Ingest
@@ -43,8 +44,7 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
     )
     ctx.session.add(evidence)
     ctx.session.flush()
-    ctx.contact.last_slug, ctx.contact.last_node_id = article.slug, node.id
-    ctx.contact.last_context_at = ctx.now
+    remember(ctx, article.slug, node.id, offset=None)
     return Outcome(
         notices=alerts(ctx.session, ctx.settings, ctx.now),
         reply=f"Evidence E{evidence.id} is queued for review on {article.title} q:{node.id} "

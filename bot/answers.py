@@ -1,0 +1,70 @@
+"""Answers from the ledger: the claims most relevant to a question, ranked by BM25.
+
+The index of an article is built once per process and rebuilt only when the article's claims
+change (its newest claim's ledger seq moves), so answering costs one search, not a rebuild.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.models import Article, Claim, Source
+from ledger.ranking import Document, Index
+
+CLAIM_CHARS = 120
+_cache: dict[int, tuple[tuple[int, int], Index, dict[int, str]]] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Cited:
+    tier: str
+    sid: str | None
+    text: str
+
+    def line(self) -> str:
+        text = self.text if len(self.text) <= CLAIM_CHARS else self.text[: CLAIM_CHARS - 3] + "..."
+        where = f", {self.sid}" if self.sid else ""
+        return f"- {self.tier}{where}: {text}"
+
+
+def article_index(session: Session, article: Article) -> tuple[Index, dict[int, str]]:
+    """The article's index and its claim texts (the index also holds source titles)."""
+    version = tuple(
+        session.execute(
+            select(func.count(Claim.id), func.coalesce(func.max(Claim.ledger_seq), 0)).where(
+                Claim.article_id == article.id
+            )
+        ).one()
+    )
+    with _lock:
+        cached = _cache.get(article.id)
+        if cached and cached[0] == version:
+            return cached[1], cached[2]
+    rows = session.execute(
+        select(Claim.id, Claim.text, Claim.tier, Source.sid, Source.title)
+        .outerjoin(Source, Claim.source_id == Source.id)
+        .where(Claim.article_id == article.id)
+    ).all()
+    index = Index.build(
+        Document(key=row.id, text=f"{row.text} {row.title or ''}", tier=row.tier, sid=row.sid)
+        for row in rows
+    )
+    texts = {row.id: row.text for row in rows}
+    with _lock:
+        _cache[article.id] = (version, index, texts)
+    return index, texts
+
+
+def relevant_claims(
+    session: Session, article: Article, question: str, offset: int = 0, limit: int = 3
+) -> list[Cited]:
+    index, texts = article_index(session, article)
+    return [
+        Cited(doc.tier, doc.sid, texts[doc.key])
+        for doc, _score in index.search(question, limit, offset)
+    ]
