@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 
-from bot import outbox
+from bot import failpoints, outbox, rate_limit
 from bot import services as services_module
 from bot.addresses import format_address, mask
 from bot.handlers import dispatch
@@ -28,6 +28,7 @@ from bot.models import Contact, InboundMessage, OutboundMessage
 from bot.moderators import is_moderator
 from bot.parsing import parse
 from bot.queueing import MAX_SEND_ATTEMPTS, try_enqueue_sends
+from bot.rate_limit import Verdict
 from ledger.db import insert_ignoring_conflicts, transaction
 from ledger.pseudonym import pseudonym
 
@@ -59,14 +60,21 @@ def process_inbound(inbound_id: int) -> str:
             command = parse(inbound.body)
             inbound.command = type(command).__name__
             ctx = _context(session, services, inbound)
-            outcome = dispatch(command, ctx)
+            verdict = _rate_limit(services, ctx)
+            if verdict is Verdict.OK:
+                outcome = dispatch(command, ctx)
+            else:
+                inbound.command = f"RateLimited({inbound.command})"
+                outcome = Outcome(rate_limit.NOTICE if verdict is Verdict.NOTICE else None)
             _store_outcome(session, services, ctx, outcome)
+            failpoints.hit("before_commit")
             log.info(
                 "inbound %s from %s handled as %s",
                 inbound.message_sid,
                 mask(inbound.from_number),
                 inbound.command,
             )
+    failpoints.hit("after_commit")
     with services.read_sessions() as session:
         pending = session.scalars(
             select(OutboundMessage.id).where(
@@ -75,6 +83,20 @@ def process_inbound(inbound_id: int) -> str:
         ).all()
     try_enqueue_sends(services.queue, list(pending))
     return "handled" if claimed else "already handled"
+
+
+def _rate_limit(services, ctx: Context) -> Verdict:
+    if ctx.is_moderator:
+        return Verdict.OK
+    settings = services.settings
+    return rate_limit.check(
+        services.redis,
+        f"{ctx.inbound.channel}:{ctx.inbound.from_number}",
+        ctx.inbound.body,
+        ctx.inbound.message_sid,
+        limit=settings.rate_limit_count,
+        window_s=settings.rate_limit_window_s,
+    )
 
 
 def _context(session: Session, services, inbound: InboundMessage) -> Context:
@@ -192,12 +214,14 @@ def send_outbound(outbound_id: int) -> str:
         params["body"] = message.body
     if settings.public_url:
         params["status_callback"] = settings.public_url.rstrip("/") + "/twilio/status"
+    failpoints.hit("before_send")
     try:
         sent = services.twilio.messages.create(**params)
     except TwilioRestException as exc:
         return _record_failure(services, message, exc.status, exc.code, exc.msg)
     except (requests.ConnectionError, requests.Timeout) as exc:
         return _record_failure(services, message, None, None, f"network: {exc}")
+    failpoints.hit("after_send")
     with transaction(services.sessions) as session:
         session.execute(
             update(OutboundMessage)

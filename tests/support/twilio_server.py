@@ -18,6 +18,8 @@ Routes (all need HTTP Basic auth as ``account_sid:auth_token``):
 
 - ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``: send; 201 with the message resource.
 - ``GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json``: a recorded message, or 404.
+- ``GET  /2010-04-01/Accounts/{AccountSid}/Messages.json?To=&From=``: recorded messages, newest
+  first (one page), for reconciling sends whose outcome we did not record.
 
 Error answers use Twilio's JSON shape ``{"code", "message", "more_info", "status"}``:
 
@@ -544,6 +546,8 @@ class TwilioStandIn:
                 response, delay = self._create(request, args["account"])
             elif endpoint == "message" and request.method == "GET":
                 response = self._fetch(request, args["account"], args["sid"])
+            elif endpoint == "messages" and request.method == "GET":
+                response = self._list(request, args["account"])
             else:
                 raise TwilioError(405, 20004)
         except TwilioError as error:
@@ -599,6 +603,32 @@ class TwilioStandIn:
             self._messages.append(record)
             self._changed.notify_all()
         return _json_response(resource, 201), delay
+
+    def _list(self, request: Request, account: str) -> Response:
+        """Messages newest first, filtered by To and From (one page): what reconciliation reads."""
+        self._authenticate(request, account)
+        to, from_ = request.args.get("To"), request.args.get("From")
+        with self._lock:
+            found = [
+                m["response"]
+                for m in reversed(self._messages)
+                if (to is None or m["to"] == to) and (from_ is None or m["from_"] == from_)
+            ]
+        uri = f"/{API_VERSION}/Accounts/{account}/Messages.json"
+        return _json_response(
+            {
+                "messages": found[:50],
+                "end": max(len(found[:50]) - 1, 0),
+                "first_page_uri": uri + "?PageSize=50&Page=0",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": 50,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            },
+            200,
+        )
 
     def _record(self, account: str, form: dict[str, list[str]]) -> dict[str, Any]:
         def one(name: str) -> str | None:
