@@ -251,7 +251,8 @@ def _int(value: Any) -> int | None:
 
 
 def fold(slug: str, rows: Iterable[Any]) -> ArticleLedger:
-    """Fold ``(seq, kind, payload)`` rows of one slug, in seq order, into an ArticleLedger."""
+    """Rows must come in seq order: an answer can only name a question asked before it, and
+    the first entry for a source id is the one that counts."""
     ledger = ArticleLedger(slug)
     seen_sids: set[str] = set()
     answers: dict[int, list[int]] = {}
@@ -310,7 +311,7 @@ def fold(slug: str, rows: Iterable[Any]) -> ArticleLedger:
 
 
 def load_ledgers(session: Session, slugs: Iterable[str]) -> dict[str, ArticleLedger]:
-    """Every article in ``slugs`` folded from one query over the ledger."""
+    """One query for any number of articles, so list pages cost the same as one article."""
     wanted = list(dict.fromkeys(slugs))
     if not wanted:
         return {}

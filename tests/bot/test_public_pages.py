@@ -1,0 +1,142 @@
+"""The public HTML pages: what a reader sees, escaping, no phone numbers, no scripts, paging."""
+
+from __future__ import annotations
+
+import re
+
+from ledger.article_format import ArticleRecord, ClaimRecord, SourceRecord
+from ledger.chain import head
+from ledger.db import transaction
+from ledger.importer import import_article
+from tests.ledger.test_stats import add_evidence, add_question, load_seed
+
+HOSTILE = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+# Hashes and pseudonyms are hex by design and may hold long digit runs; they are not numbers.
+HEX_TOKENS = re.compile(r"\b[0-9a-f]{64}\b|\bp-[0-9a-f]{16}\b")
+# Nine or more digits, allowing the separators people type inside phone numbers.
+PHONE_LIKE = re.compile(r"\+?\d(?:[\s().\-]{0,3}\d){8,}")
+SMUGGLED = "call me on +1 (424) 513-4626 or 4245134626 about dosing"
+NOT_ADVICE = "Not medical advice."
+
+
+def pages(client) -> dict[str, str]:
+    paths = ["/", "/a/semax", "/ledger", "/ledger?page=2", "/ledger?page=3", "/a/unknown"]
+    paths += ["/ledger?page=zero", "/no/such/page", "/a/+14245134626"]
+    return {path: client.get(path).get_data(as_text=True) for path in paths}
+
+
+def test_article_page_shows_every_section(services, client):
+    load_seed(services)
+    node = add_question(services, "semax", "does it raise BDNF in healthy people?")
+    answered = add_question(services, "semax", "any human trials?")
+    add_evidence(services, "semax", answered, "human", approved=True)
+
+    response = client.get("/a/semax")
+
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for heading in (
+        "What it is",
+        "Evidence inventory",
+        "What scientists say",
+        "What people say",
+        "Open questions",
+        "Safety and limits",
+    ):
+        assert f"<h2>{heading}</h2>" in html
+    assert "Semax is studied for neural support" in html
+    assert "Claims tagged human evidence: 6" in html  # 5 imported + 1 approved evidence
+    assert "Total sources in chain: 55" in html
+    assert "<svg" in html and 'class="bar bar-anecdotal"' in html
+    assert "Formula: human claims × 0.12" in html
+    assert "(source s1)" in html and "Tier: preclinical" in html  # a scientist source
+    assert "(source s41)" in html and "Tier: human" in html
+    for group in ("<h3>Reddit</h3>", "<h3>X</h3>", "<h3>Other platforms</h3>"):
+        assert group in html
+    assert "(source s7)" in html and "(source s78)" in html
+    assert f"q:{node}" in html and f"ingest semax|q:{node}|your paste" in html
+    assert "<h3>Answered questions</h3>" in html and f"q:{answered}" in html
+    assert "Hash-chained sources verify integrity, not clinical truth." in html
+    with services.read_sessions() as session:
+        seq, digest = head(session)
+    assert f"entry {seq}" in html and digest in html
+    assert 'href="/ledger"' in html
+
+
+def test_hostile_text_stays_text(services, client):
+    source = SourceRecord("s1", HOSTILE, "journal", HOSTILE, HOSTILE, "scientists", "human")
+    record = ArticleRecord(
+        slug="hostile",
+        title=HOSTILE,
+        summary=HOSTILE,
+        sources=(source,),
+        claims=(ClaimRecord("human", HOSTILE, "s1"),),
+        stated_counts={},
+        limits=HOSTILE,
+    )
+    with transaction(services.sessions) as session:
+        import_article(session, record)
+    add_question(services, "hostile", HOSTILE)
+
+    for path in ("/", "/a/hostile", "/ledger"):
+        html = client.get(path).get_data(as_text=True)
+        assert HOSTILE not in html, path
+        assert "<script" not in html.lower(), path
+        assert ESCAPED in html, path
+    article = client.get("/a/hostile").get_data(as_text=True)
+    assert article.count(ESCAPED) >= 5  # title, summary, source title and summary, question
+
+
+def test_no_page_has_scripts_or_phone_numbers_and_all_say_not_medical_advice(services, client):
+    load_seed(services)  # the seed's own footer carries a phone number; it must not leak
+    # Written straight to the chain, past the ask handler's redaction: pages still hide it.
+    add_question(services, "semax", SMUGGLED)
+
+    seen = pages(client)
+    assert "call me on [number removed] or [number removed] about dosing" in seen["/a/semax"]
+    for path, html in seen.items():
+        assert NOT_ADVICE in html, path
+        assert "<script" not in html.lower(), path
+        text = HEX_TOKENS.sub(" ", html)
+        assert not PHONE_LIKE.findall(text), (path, PHONE_LIKE.findall(text))
+
+
+def test_ledger_pages_newest_first(services, client):
+    load_seed(services)  # 102 entries: pages of 50, 50 and 2
+    seqs = {}
+    for page in (1, 2, 3):
+        html = client.get(f"/ledger?page={page}").get_data(as_text=True)
+        seqs[page] = [int(n) for n in re.findall(r'href="/api/ledger/(\d+)"', html)]
+    assert seqs[1] == list(range(102, 52, -1))
+    assert seqs[2] == list(range(52, 2, -1))
+    assert seqs[3] == [2, 1]
+    first = client.get("/ledger").get_data(as_text=True)
+    assert 'href="/ledger?page=2"' in first and "Page 1 of 3" in first
+    last = client.get("/ledger?page=3").get_data(as_text=True)
+    assert 'href="/ledger?page=2"' in last and "page=4" not in last
+    assert client.get("/ledger?page=4").status_code == 404
+    for bad in ("0", "-1", "x", "1.5", "99999999999"):
+        assert client.get(f"/ledger?page={bad}").status_code == 400, bad
+
+
+def test_empty_site_and_unknown_article(client):
+    home = client.get("/")
+    assert home.status_code == 200 and "No articles yet." in home.get_data(as_text=True)
+    ledger = client.get("/ledger")
+    assert ledger.status_code == 200 and "The ledger is empty." in ledger.get_data(as_text=True)
+    missing = client.get("/a/nothing-here")
+    assert missing.status_code == 404
+    assert "There is no article “nothing-here” yet." in missing.get_data(as_text=True)
+    assert client.get("/a/" + "x" * 300).status_code == 404
+    assert client.get("/a/a%00b").status_code == 404
+
+
+def test_index_lists_articles_with_counts_and_score(services, client):
+    load_seed(services)
+    html = client.get("/").get_data(as_text=True)
+    assert 'href="/a/semax"' in html and "Semax: BDNF Upregulation" in html
+    assert "<td>55</td>" in html and "5 / 4 / 37" in html
+    assert "0.95 — moderate — human claims present in ledger" in html
+    assert "Confidence: human claims × 0.12" in html
+    assert client.get("/static/style.css").status_code == 200
