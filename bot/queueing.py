@@ -7,6 +7,7 @@ the same work twice — Twilio's retry, the sweeper, a restarted job — names t
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import redis
 from rq import Queue, Retry
@@ -21,6 +22,7 @@ MAX_SEND_ATTEMPTS = SEND_RETRY.max + 1
 JOB_TIMEOUT_S = 60
 RESULT_TTL_S = 3600
 FAILURE_TTL_S = 7 * 24 * 3600
+STALE_STARTED = timedelta(seconds=JOB_TIMEOUT_S + 30)
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -32,12 +34,26 @@ def send_job_id(outbound_id: int) -> str:
     return f"send-{outbound_id}"
 
 
-def is_live(queue: Queue, job_id: str) -> bool:
+def is_live(queue: Queue, job_id: str, now: datetime | None = None) -> bool:
+    """Queued, scheduled or really running — not "started" by a worker that has since died.
+
+    Our jobs take well under a second, so a job "started" without a heartbeat for longer
+    than STALE_STARTED belonged to a worker that was killed; the sweeper may queue it again
+    (the job is idempotent, so even a wrong guess costs nothing but time).
+    """
     try:
         job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
     except NoSuchJobError:
         return False
-    return job.get_status(refresh=False) in LIVE
+    status = job.get_status(refresh=False)
+    if status != JobStatus.STARTED:
+        return status in LIVE
+    beat = job.last_heartbeat or job.started_at
+    if beat is None:
+        return True
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return (now or datetime.now(UTC)) - beat < STALE_STARTED
 
 
 def enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str) -> Job:

@@ -67,7 +67,7 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
             .limit(BATCH)
         ).all()
         for message in stale:
-            if is_live(queue, inbound_job_id(message.message_sid)):
+            if is_live(queue, inbound_job_id(message.message_sid), now):
                 continue
             if message.attempts >= MAX_SWEEPS_PER_MESSAGE:
                 message.status = "failed"
@@ -87,7 +87,7 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
             .limit(BATCH)
         ).all()
         for outbound_id in waiting:
-            if not is_live(queue, send_job_id(outbound_id)):
+            if not is_live(queue, send_job_id(outbound_id), now):
                 enqueue_send(queue, outbound_id)
                 report.outbound_queued += 1
 

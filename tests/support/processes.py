@@ -1,0 +1,46 @@
+"""Run real worker processes with the same configuration as a test's services."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def service_env(services, **extra: str) -> dict[str, str]:
+    settings = services.settings
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "LEDGERBOT_", "DATABASE_URL", "REDIS_URL", "PUBLIC_URL"))
+    }
+    env.update(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=services.redis_url,
+        TWILIO_ACCOUNT_SID=settings.twilio_account_sid or "",
+        TWILIO_AUTH_TOKEN=settings.twilio_auth_token or "",
+        TWILIO_SMS_FROM=settings.twilio_sms_from or "",
+        TWILIO_WHATSAPP_FROM=settings.twilio_whatsapp_from or "",
+        TWILIO_API_URL=settings.twilio_api_url,
+        TWILIO_TIMEOUT_S=str(settings.twilio_timeout_s),
+        PUBLIC_URL=settings.public_url or "",
+        SECRET_KEY=settings.secret_key or "",
+        QUEUE_NAME=settings.queue_name,
+        INSTANCE_PATH=settings.instance_path,
+        MODERATOR_NUMBERS=",".join(settings.moderator_numbers),
+    )
+    env.update(extra)
+    return env
+
+
+def run_worker(services, *, failpoints: str = "", timeout: float = 120) -> int:
+    """One burst worker in its own process; its exit code (-9: a failpoint killed it)."""
+    env = service_env(services, LEDGERBOT_FAILPOINTS=failpoints)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "worker", "--burst"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return completed.returncode
