@@ -8,6 +8,7 @@ from bot.handlers.articles import article_counts, find_article, unknown_article_
 from bot.handlers.ask import remember
 from bot.handlers.context import NOT_MEDICAL_ADVICE, Context, Outcome
 from bot.parsing import ArticleInfo
+from bot.sms import fit_lines
 from ledger.models import Article, QuestionNode
 
 DEFAULT_PROMPTS = (
@@ -15,11 +16,16 @@ DEFAULT_PROMPTS = (
     "what do animal studies show?",
     "what side effects do people report?",
     "how strong is the evidence?",
+    "what is it studied for?",
+    "how is it proposed to work?",
+    "what do we not know yet?",
+    "what do people on reddit say?",
 )
+MAX_PROMPTS = 8
 SUMMARY_CHARS = 180
 
 
-def suggested_prompts(ctx: Context, article: Article, limit: int = 3) -> list[str]:
+def suggested_prompts(ctx: Context, article: Article, limit: int = MAX_PROMPTS) -> list[str]:
     """The most-asked open questions first, topped up with defaults."""
     asked = ctx.session.execute(
         select(QuestionNode.text, func.count().label("n"))
@@ -46,9 +52,9 @@ def handle(command: ArticleInfo, ctx: Context) -> Outcome:
     summary = article.summary.strip()
     if len(summary) > SUMMARY_CHARS:
         summary = summary[:SUMMARY_CHARS].rsplit(" ", 1)[0] + "..."
-    prompts = suggested_prompts(ctx, article)
     lines = [f"{article.title}: {summary}" if summary else article.title]
-    lines.append(f"Ledger: {counts.line()}.")
-    lines.append("Try: " + " / ".join(f"{article.slug}|{p}" for p in prompts))
-    lines.append(f"{ctx.article_url(article.slug)} {NOT_MEDICAL_ADVICE}")
-    return Outcome("\n".join(lines))
+    lines.append(f"Ledger: {counts.line()}. Try:")
+    lines += [f"{article.slug}|{prompt}" for prompt in suggested_prompts(ctx, article)]
+    tail = f"{ctx.article_url(article.slug)} {NOT_MEDICAL_ADVICE}"
+    # As many prompts as fit in the reply; the page lists them all.
+    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -109,3 +111,21 @@ def test_without_an_auth_token_a_local_one_is_generated_and_kept(tmp_path):
     assert len(token) == 32
     assert Services(settings).webhook_auth_token == token
     assert not settings.twilio_configured
+
+
+def test_a_failed_send_job_is_scheduled_for_retry_with_backoff(client, services, twilio):
+    """Through a real worker: the job raises, RQ schedules it again (Retry needs the scheduler)."""
+    from rq.registry import ScheduledJobRegistry
+
+    from bot.queueing import SEND_RETRY, send_job_id
+    from tests.support.messaging import drain
+
+    outbound_id = queued_reply(client, services)  # its send job is queued
+    twilio.fail_next(1, status=503)
+    drain(services)
+    registry = ScheduledJobRegistry(queue=services.queue)
+    assert send_job_id(outbound_id) in registry.get_job_ids()
+    scheduled_at = registry.get_scheduled_time(send_job_id(outbound_id))
+    delay = (scheduled_at - datetime.now(UTC)).total_seconds()
+    assert 0 < delay <= SEND_RETRY.intervals[0]
+    assert outbound(services, outbound_id).status == "pending" and twilio.messages == []
