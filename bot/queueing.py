@@ -86,10 +86,15 @@ def enqueue_send(queue: Queue, outbound_id: int) -> Job:
 
 
 def try_enqueue_sends(queue: Queue, outbound_ids: list[int]) -> None:
-    """Best effort: a send that cannot be queued now is picked up by the sweeper."""
+    """Best effort: a send that cannot be queued now is picked up by the sweeper.
+
+    A send already queued or waiting for its retry is left alone, so a handler job that runs
+    twice does not cut a Twilio back-off short.
+    """
     for outbound_id in outbound_ids:
         try:
-            enqueue_send(queue, outbound_id)
+            if not is_live(queue, send_job_id(outbound_id)):
+                enqueue_send(queue, outbound_id)
         except redis.RedisError as exc:
             log.warning("could not queue outbound %s (%s); the sweeper will", outbound_id, exc)
             return
