@@ -53,19 +53,6 @@ from dataclasses import dataclass, field
 
 __all__ = ["ArticleRecord", "ClaimRecord", "SourceRecord", "parse_article"]
 
-SOURCE_KINDS = (
-    "pubmed",
-    "trial",
-    "review",
-    "journal",
-    "web",
-    "reddit",
-    "x",
-    "youtube",
-    "instagram",
-    "other",
-)
-
 
 @dataclass(frozen=True)
 class SourceRecord:

@@ -24,19 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-TIERS = ("human", "preclinical", "anecdotal")
-SOURCE_KINDS = (
-    "pubmed",
-    "trial",
-    "review",
-    "journal",
-    "web",
-    "reddit",
-    "x",
-    "youtube",
-    "instagram",
-    "other",
-)
+from ledger.vocabulary import SOURCE_KINDS, TIERS  # noqa: F401  (re-exported)
+
 EVIDENCE_STATUSES = ("pending", "approved", "rejected")
 
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from enum import StrEnum, auto
 from typing import TypeAlias
 
+from ledger.vocabulary import TIERS  # noqa: F401  (re-exported)
+
 # SMS segments make long questions expensive and hard to answer well in one reply.
 MAX_QUESTION = 500
 # Twilio rejects bodies over 1600 characters, so a longer paste cannot have arrived intact.
 MAX_PASTE = 1600
-TIERS = ("human", "preclinical", "anecdotal")
 
 
 class UnknownReason(StrEnum):
