@@ -34,6 +34,9 @@ def mask(number: str | None) -> str:
     prefix = ""
     if number.lower().startswith(WHATSAPP):
         prefix, number = WHATSAPP, number[len(WHATSAPP) :]
-    if len(number) <= 8:
-        return prefix + "•••"
-    return f"{prefix}{number[:5]}•••{number[-4:]}"
+    digits = number.lstrip("+")
+    if len(digits) >= 11:  # +1555•••4567: country and area code, last four
+        return f"{prefix}+{digits[:4]}•••{digits[-4:]}"
+    if len(digits) >= 7:  # shorter national plans: hide at least half the digits
+        return f"{prefix}+{digits[:2]}•••{digits[-2:]}"
+    return prefix + "+•••"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,19 +23,21 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     # One proxy hop (the usual TLS terminator): URLs and client addresses match the outside.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from bot import api, health, moderate, public, web_auth, webhook
+    from bot import api, health, logs, metrics, moderate, public, security, web_auth, webhook
 
+    logs.configure_for(services)
     web_auth.configure(app, services.secret_key, settings.public_url)
+    security.install(app, settings.public_url)
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(moderate.bp)
+    app.register_blueprint(metrics.bp)
 
     @app.errorhandler(413)
     def too_large(_error):
         return Response("request too large\n", status=413, mimetype="text/plain")
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

@@ -100,9 +100,12 @@ def import_article_command(ctx: click.Context, path: str, slug: str | None) -> N
 @click.pass_context
 def worker(ctx: click.Context, burst: bool) -> None:
     """Run one RQ worker with its scheduler and the sweeper."""
+    from bot import logs
     from bot.worker_runtime import run_worker
 
-    run_worker(_services(ctx), burst=burst)
+    services = _services(ctx)
+    logs.configure_for(services)
+    run_worker(services, burst=burst)
 
 
 @cli.command()
@@ -113,6 +116,34 @@ def sweep(ctx: click.Context) -> None:
 
     report = run_sweep(_services(ctx))
     click.echo(str(report))
+
+
+@cli.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check configuration, database, Redis, queue and ledger; exit 1 if anything FAILs."""
+    from bot import doctor as doctor_module
+    from ledger.db import make_engine
+
+    if ctx.obj is None:
+        settings = Settings.load()
+        url = settings.resolved_database_url()
+        # Don't hang on an unreachable database server: a doctor should answer quickly.
+        engine = make_engine(
+            url, connect_args={"connect_timeout": 5} if url.startswith("postgres") else {}
+        )
+        ctx.obj = install(Services(settings, engine=engine))
+    checks = doctor_module.run(ctx.obj)
+    for check in checks:
+        click.secho(
+            check.line(),
+            fg={"OK": "green", "WARN": "yellow", "FAIL": "red"}[check.status],
+        )
+    fails = sum(check.status == "FAIL" for check in checks)
+    warns = sum(check.status == "WARN" for check in checks)
+    click.echo(f"{len(checks)} checks: {fails} FAIL, {warns} WARN")
+    if fails:
+        sys.exit(1)
 
 
 def load_demo_if_empty(services: Services) -> bool:

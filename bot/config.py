@@ -41,6 +41,7 @@ class Settings:
     max_segments: int = 3
     rate_limit_count: int = 20
     rate_limit_window_s: int = 600
+    log_format: str = "text"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

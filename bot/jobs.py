@@ -10,16 +10,18 @@ send it twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from datetime import UTC, datetime, timedelta
 
 import requests
+from rq import get_current_job
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 
-from bot import failpoints, outbox, rate_limit
+from bot import failpoints, logs, metrics, outbox, rate_limit
 from bot import services as services_module
 from bot.addresses import format_address, mask
 from bot.handlers import dispatch
@@ -47,6 +49,24 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def observed(function):
+    """Log lines inside the job carry its RQ job id (and MessageSid); its duration is recorded."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        job = get_current_job()
+        job_id = job.id if job is not None else None
+        sid = job_id.removeprefix("inbound-") if job_id and job_id.startswith("inbound-") else None
+        with (
+            logs.context(message_sid=sid, job_id=job_id),
+            metrics.job_timer(function.__name__, services_module.current),
+        ):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@observed
 def process_inbound(inbound_id: int) -> str:
     services = services_module.current()
     with transaction(services.sessions) as session:
@@ -57,6 +77,7 @@ def process_inbound(inbound_id: int) -> str:
         ).rowcount
         if claimed:
             inbound = session.get(InboundMessage, inbound_id)
+            logs.bind(message_sid=inbound.message_sid)
             command = parse(inbound.body)
             inbound.command = type(command).__name__
             ctx = _context(session, services, inbound)
@@ -160,6 +181,14 @@ def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
         message = session.get(OutboundMessage, outbound_id, with_for_update=True)
         if message is None or message.status != "pending":
             return None
+        if message.inbound_id is not None:
+            logs.bind(
+                message_sid=session.scalar(
+                    select(InboundMessage.message_sid).where(
+                        InboundMessage.id == message.inbound_id
+                    )
+                )
+            )
         contact = session.scalar(
             select(Contact).where(
                 Contact.channel == message.channel, Contact.number == message.to_number
@@ -197,6 +226,7 @@ def _in_session_window(contact: Contact | None) -> bool:
     return now() - last <= WHATSAPP_WINDOW
 
 
+@observed
 def send_outbound(outbound_id: int) -> str:
     services = services_module.current()
     message = _claim_send(services, outbound_id)

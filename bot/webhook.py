@@ -12,10 +12,11 @@ import logging
 from datetime import UTC, datetime
 
 import redis
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, g, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
+from bot import logs, metrics
 from bot.addresses import AddressError, mask, parse_address
 from bot.models import InboundMessage, OutboundMessage
 from bot.queueing import enqueue_inbound
@@ -41,6 +42,31 @@ STATUS_RANK = {
     "delivered": 6,
     "read": 7,
 }
+
+
+# Outcomes of an inbound webhook that the view did not set (signature check, 413, a crash).
+OUTCOME_BY_STATUS = {400: "bad_request", 403: "bad_signature", 413: "bad_request"}
+
+
+@bp.before_request
+def _bind_message_sid() -> None:
+    """Every log line about this request carries its MessageSid (when it has a sane one)."""
+    sid = request.form.get("MessageSid") or request.form.get("SmsMessageSid")
+    logs.bind(message_sid=sid or "")
+
+
+@bp.after_request
+def _count(response: Response) -> Response:
+    if request.endpoint == "twilio.inbound":
+        outcome = g.pop("webhook_outcome", None)
+        outcome = outcome or OUTCOME_BY_STATUS.get(response.status_code, "error")
+        metrics.count_webhook(current_app.extensions["ledgerbot"], outcome)
+    return response
+
+
+@bp.teardown_request
+def _unbind(_error=None) -> None:
+    logs.clear()
 
 
 def twiml() -> Response:
@@ -101,14 +127,20 @@ def inbound():
             )
     except OperationalError as exc:
         log.error("database unavailable, asking Twilio to retry %s: %s", message_sid, exc.orig)
+        g.webhook_outcome = "db_unavailable"
         return Response("database unavailable, retry later\n", status=503, mimetype="text/plain")
     if inbound_id is None:
         log.info("duplicate delivery of %s ignored", message_sid)
+        g.webhook_outcome = "duplicate"
         return twiml()
     try:
         enqueue_inbound(services.queue, inbound_id, message_sid)
     except redis.RedisError as exc:
         log.warning("stored %s but could not queue it (%s); the sweeper will", message_sid, exc)
+        g.webhook_outcome = "queue_unavailable"
+        metrics.redis_failed(services)
+    else:
+        g.webhook_outcome = "stored"
     log.info("stored %s from %s (%s)", message_sid, mask(from_number), channel)
     return twiml()
 

@@ -1,0 +1,45 @@
+"""Security headers on every response.
+
+The pages are plain HTML with one stylesheet and no scripts (see ``bot/public.py``), so the
+Content Security Policy can forbid scripts, plugins, framing and foreign form targets outright.
+Headers a view set itself are left alone; the JSON API's CORS headers are not touched.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'none'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+HSTS = "max-age=31536000"
+
+
+def headers(public_url: str | None) -> dict[str, str]:
+    values = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    if public_url and public_url.lower().startswith("https://"):
+        values["Strict-Transport-Security"] = HSTS
+    return values
+
+
+def install(app: Flask, public_url: str | None) -> None:
+    values = headers(public_url)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in values.items():
+            response.headers.setdefault(name, value)
+        return response

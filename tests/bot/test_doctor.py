@@ -1,0 +1,182 @@
+"""``ledgerbot doctor``: one line per check, OK / WARN / FAIL, exit 1 on any FAIL."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from bot import doctor
+from bot.cli import cli
+from bot.models import OutboundMessage
+from bot.services import Services
+from ledger.db import transaction
+from tests.conftest import AUTH_TOKEN, SECRET_KEY
+from tests.test_helpers import load_demo
+
+CHECKS = [
+    "twilio credentials",
+    "sender numbers",
+    "PUBLIC_URL",
+    "SECRET_KEY",
+    "LOG_FORMAT",
+    "database",
+    "migrations",
+    "outbound messages",
+    "inbound messages",
+    "ledger chain",
+    "redis",
+    "queue",
+]
+
+
+def with_settings(services, **changes) -> Services:
+    return Services(replace(services.settings, **changes), engine=services.engine)
+
+
+def by_name(checks) -> dict[str, doctor.Check]:
+    return {check.name: check for check in checks}
+
+
+def run_cli(services):
+    return CliRunner().invoke(cli, ["doctor"], obj=services)
+
+
+def test_good_configuration_has_no_fail_and_exits_0(services):
+    load_demo(services)
+    checks = doctor.run(services)
+    assert [check.name for check in checks] == CHECKS
+    assert not doctor.failed(checks), [c.line() for c in checks if c.status == "FAIL"]
+    found = by_name(checks)
+    assert found["twilio credentials"].status == "OK"
+    assert found["ledger chain"].status == "OK"
+    assert found["migrations"].status == "OK"
+    assert found["redis"].status == "OK"
+
+    result = run_cli(services)
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(CHECKS) + 1
+    assert all(line.split()[0] in {"OK", "WARN", "FAIL"} for line in lines[:-1])
+    assert lines[-1].startswith(f"{len(CHECKS)} checks: 0 FAIL")
+    assert AUTH_TOKEN not in result.output and SECRET_KEY not in result.output
+
+
+def test_bad_account_sid_fails_and_exits_1(services):
+    bad = with_settings(services, twilio_account_sid="AC123")
+    try:
+        result = run_cli(bad)
+        assert result.exit_code == 1
+        [line] = [line for line in result.stdout.splitlines() if "twilio credentials" in line]
+        assert line.startswith("FAIL")
+        assert "'AC' followed by 32 hex digits" in line
+    finally:
+        bad.close()
+
+
+@pytest.mark.parametrize(
+    ("changes", "name", "status", "words"),
+    [
+        (
+            {"twilio_account_sid": None, "twilio_auth_token": None},
+            "twilio credentials",
+            "WARN",
+            "dev mode",
+        ),
+        ({"twilio_auth_token": "not-a-token"}, "twilio credentials", "FAIL", "32 hex"),
+        ({"twilio_sms_from": "whatsapp:+15005550006"}, "sender numbers", "FAIL", "E.164"),
+        ({"twilio_whatsapp_from": "whatsapp:14155238886"}, "sender numbers", "FAIL", "whatsapp:+"),
+        ({"moderator_numbers": ("5550000001",)}, "sender numbers", "FAIL", "MODERATOR_NUMBERS"),
+        ({"public_url": "http://127.0.0.1:5000"}, "PUBLIC_URL", "WARN", "this machine only"),
+        ({"public_url": "http://bot.example.org"}, "PUBLIC_URL", "FAIL", "not https"),
+        ({"public_url": "bot.example.org"}, "PUBLIC_URL", "FAIL", "absolute URL"),
+        ({"public_url": None}, "PUBLIC_URL", "FAIL", "unset"),
+        ({"secret_key": None}, "SECRET_KEY", "WARN", "unset"),
+        ({"log_format": "xml"}, "LOG_FORMAT", "WARN", "unknown"),
+    ],
+)
+def test_configuration_problems(services, changes, name, status, words):
+    other = with_settings(services, **changes)
+    try:
+        check = by_name(doctor.run(other))[name]
+        assert check.status == status, check.line()
+        assert words in check.detail
+    finally:
+        other.close()
+
+
+def test_failed_sends_and_failed_jobs_warn(services):
+    now = datetime.now(UTC)
+    with transaction(services.sessions) as session:
+        for key, status in (("a", "failed"), ("b", "unknown"), ("c", "queued")):
+            session.add(
+                OutboundMessage(
+                    key=key,
+                    channel="sms",
+                    to_number="+15551234567",
+                    body="x",
+                    status=status,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    registry = services.queue.failed_job_registry
+    services.redis.zadd(registry.key, {"inbound-SMx": now.timestamp() + 3600})
+    found = by_name(doctor.run(services))
+    assert found["outbound messages"].status == "WARN"
+    assert "1 failed, 1 unknown" in found["outbound messages"].detail
+    assert found["queue"].status == "WARN"
+    assert "1 jobs in the failed registry" in found["queue"].detail
+    assert "+15551234567" not in " ".join(check.line() for check in found.values())
+
+
+def test_redis_down_fails(services):
+    down = with_settings(services, redis_url="redis://127.0.0.1:1/0")
+    try:
+        found = by_name(doctor.run(down))
+        assert list(found) == CHECKS
+        assert found["redis"].status == "FAIL"
+        assert found["queue"].status == "WARN"
+        assert run_cli(down).exit_code == 1
+    finally:
+        down.close()
+
+
+def test_unmigrated_database_fails_and_a_missing_one_is_not_created(services, tmp_path):
+    empty = tmp_path / "empty.sqlite3"
+    sqlite3.connect(empty).close()
+    unmigrated = Services(replace(services.settings, database_url=f"sqlite:///{empty}"))
+    missing = tmp_path / "missing.sqlite3"
+    absent = Services(replace(services.settings, database_url=f"sqlite:///{missing}"))
+    try:
+        found = by_name(doctor.run(unmigrated))
+        assert list(found) == CHECKS
+        assert found["database"].status == "OK"
+        assert found["migrations"].status == "FAIL"
+        assert "ledgerbot db upgrade" in found["migrations"].detail
+        assert found["ledger chain"].status == "WARN"
+
+        found = by_name(doctor.run(absent))
+        assert list(found) == CHECKS
+        assert found["database"].status == "FAIL"
+        assert found["migrations"].status == "WARN"
+        assert not missing.exists()
+    finally:
+        unmigrated.close()
+        absent.close()
+
+
+def test_unreachable_database_fails_without_printing_its_password(services):
+    url = "postgresql://ledger:hunter2hunter2@127.0.0.1:1/ledger"
+    down = Services(replace(services.settings, database_url=url))
+    try:
+        result = run_cli(down)
+        assert result.exit_code == 1
+        [line] = [line for line in result.stdout.splitlines() if line.split()[1] == "database:"]
+        assert line.startswith("FAIL") and "127.0.0.1:1" in line
+        assert "hunter2" not in result.output
+    finally:
+        down.close()
