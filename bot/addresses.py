@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 WHATSAPP = "whatsapp:"
 
 

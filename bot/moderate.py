@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot import outbox, web_auth
 from bot.models import Moderator as ModeratorAccount
 from bot.moderators import check_web_login, receipts
+from bot.parsing import normalize_slug
 from bot.queueing import try_enqueue_sends
 from ledger.db import transaction
 from ledger.models import TIERS, Article, Decision, Evidence
@@ -18,6 +19,7 @@ from ledger.pseudonym import pseudonym
 
 bp = Blueprint("moderate", __name__, url_prefix="/moderate")
 PAGE = 50
+MAX_PAGE = 100_000
 
 
 @bp.app_context_processor
@@ -66,7 +68,7 @@ def logout():
 @bp.get("/")
 @web_auth.login_required
 def queue():
-    slug = request.args.get("article") or None
+    slug = normalize_slug(request.args.get("article", "")[:64]) or None
     with _services().read_sessions() as session:
         query = select(Evidence).where(Evidence.status == "pending")
         if slug:
@@ -179,13 +181,16 @@ def decide_view():
             flash(_message(evidence_id, summary), "ok" if summary[0] else "error")
         except DecisionError as exc:
             flash(str(exc), "error")
-    return redirect(request.form.get("back") or url_for("moderate.queue"))
+    back = request.form.get("back", "")
+    if not back.startswith("/moderate") or "//" in back or "\\" in back:
+        back = url_for("moderate.queue")  # only ever back into the queue, never off-site
+    return redirect(back)
 
 
 @bp.get("/audit")
 @web_auth.login_required
 def audit():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     with _services().read_sessions() as session:
         decisions = session.scalars(
             select(Decision)

@@ -9,6 +9,7 @@ be lost; if Redis is down the sweeper queues it later. If the database is down w
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 
 import redis
@@ -29,6 +30,10 @@ bp = Blueprint("twilio", __name__, url_prefix="/twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY = 10_000
 MAX_MEDIA = 10
+# What Twilio sends (SM/MM + 32 hex); the shape RQ job ids and our logs can carry safely.
+SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TOKEN = re.compile(r"[\x21-\x7e]{1,128}")
+ERROR_CODE = re.compile(r"[0-9]{1,9}")
 # Later statuses never move a message back (callbacks can arrive out of order).
 STATUS_RANK = {
     "pending": 0,
@@ -84,8 +89,8 @@ def _media(form) -> list[dict[str, str]]:
         count = 0
     media = []
     for index in range(max(count, 0)):
-        url = form.get(f"MediaUrl{index}")
-        if url:
+        url = form.get(f"MediaUrl{index}", "")
+        if url.startswith("https://"):  # Twilio's media URLs; anything else is not a link
             media.append({"url": url, "content_type": form.get(f"MediaContentType{index}", "")})
     return media
 
@@ -95,17 +100,20 @@ def _media(form) -> list[dict[str, str]]:
 def inbound():
     form = request.form
     message_sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    if not message_sid or len(message_sid) > 64:
+    if not SID.fullmatch(message_sid):
         return bad_request("MessageSid is missing or malformed")
     try:
         channel, from_number = parse_address(form.get("From", ""))
         _, to_number = parse_address(form.get("To", ""))
     except AddressError:
         return bad_request("From and To must be phone numbers in E.164 form")
-    body = form.get("Body", "")
+    # PostgreSQL text cannot hold NUL, and it has no business in the public ledger anyway.
+    body = form.get("Body", "").replace("\x00", "\ufffd")
     if len(body) > MAX_BODY:
         return bad_request("Body is too long")
     token = request.headers.get("I-Twilio-Idempotency-Token") or None
+    if token is not None and not TOKEN.fullmatch(token):
+        return bad_request("I-Twilio-Idempotency-Token is malformed")
     services = current_app.extensions["ledgerbot"]
     try:
         with transaction(services.sessions) as session:
@@ -114,7 +122,7 @@ def inbound():
                 InboundMessage.__table__,
                 {
                     "message_sid": message_sid,
-                    "idempotency_token": token[:128] if token else None,
+                    "idempotency_token": token,
                     "channel": channel,
                     "from_number": from_number,
                     "to_number": to_number,
@@ -149,9 +157,9 @@ def inbound():
 @twilio_signed
 def status():
     form = request.form
-    message_sid = form.get("MessageSid") or form.get("SmsSid")
+    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
     new_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
-    if not message_sid or new_status not in STATUS_RANK:
+    if not SID.fullmatch(message_sid) or new_status not in STATUS_RANK:
         return bad_request("MessageSid and a known MessageStatus are required")
     error_code = form.get("ErrorCode")
     services = current_app.extensions["ledgerbot"]
@@ -164,7 +172,7 @@ def status():
                 return Response(status=204)
             if STATUS_RANK[new_status] >= STATUS_RANK.get(message.status, 0):
                 values = {"status": new_status}
-                if error_code and error_code.isdigit():
+                if error_code and ERROR_CODE.fullmatch(error_code):
                     values["error_code"] = int(error_code)
                 session.execute(
                     update(OutboundMessage).where(OutboundMessage.id == message.id).values(**values)
