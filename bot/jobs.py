@@ -112,7 +112,7 @@ def _rate_limit(services, ctx: Context) -> Verdict:
     settings = services.settings
     return rate_limit.check(
         services.redis,
-        f"{ctx.inbound.channel}:{ctx.inbound.from_number}",
+        f"{ctx.inbound.channel}:{ctx.pseudonym}",  # no phone numbers in Redis keys
         ctx.inbound.body,
         ctx.inbound.message_sid,
         limit=settings.rate_limit_count,
@@ -249,7 +249,12 @@ def send_outbound(outbound_id: int) -> str:
         sent = services.twilio.messages.create(**params)
     except TwilioRestException as exc:
         return _record_failure(services, message, exc.status, exc.code, exc.msg)
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except requests.ReadTimeout:
+        # Twilio may have accepted it: sending again could double it. The row stays
+        # "sending" and the sweeper asks Twilio's message list what happened (reconcile).
+        log.warning("outbound %s: Twilio did not answer in time; will reconcile", outbound_id)
+        return "unconfirmed"
+    except requests.ConnectionError as exc:  # never reached Twilio: safe to retry
         return _record_failure(services, message, None, None, f"network: {exc}")
     failpoints.hit("after_send")
     with transaction(services.sessions) as session:

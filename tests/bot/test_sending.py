@@ -81,12 +81,34 @@ def test_client_error_is_final(client, services, twilio):
     assert send_outbound(outbound_id) == "nothing to send"
 
 
-def test_timeout_is_retried(client, services, twilio):
+def test_timeout_is_reconciled_not_blindly_resent(client, services, twilio):
+    """Twilio took the message but answered too late: we must not send it a second time."""
+    from datetime import timedelta
+
+    from bot.sweeper import reconcile_sending
+
     outbound_id = queued_reply(client, services)
-    twilio.delay_next(1, 3.0)  # the client gives up after 2 s
-    with pytest.raises(TransientSendError):
-        send_outbound(outbound_id)
+    twilio.delay_next(1, 3.0)  # the client gives up after 2 s; the stand-in keeps the message
+    assert send_outbound(outbound_id) == "unconfirmed"
+    assert outbound(services, outbound_id).status == "sending"
+    assert send_outbound(outbound_id) == "nothing to send"  # an RQ retry changes nothing
+    reconcile_sending(services, datetime.now(UTC) + timedelta(minutes=3))
+    message = outbound(services, outbound_id)
+    assert message.status == "queued" and message.twilio_sid == twilio.messages[0]["sid"]
+    assert len(twilio.messages) == 1
+
+
+def test_connection_refused_is_retried(client, services, twilio):
+    outbound_id = queued_reply(client, services)
+    twilio.stop()
+    try:
+        with pytest.raises(TransientSendError):
+            send_outbound(outbound_id)
+    finally:
+        twilio.start()
     assert outbound(services, outbound_id).status == "pending"
+    assert send_outbound(outbound_id) == "sent"
+    assert len(twilio.messages) == 1
 
 
 class TestDevMode:
