@@ -97,18 +97,22 @@ def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
             f"E{command.evidence_id} was already {decision.outcome} by {who} at "
             f"{decision.decided_at:%Y-%m-%d %H:%M} UTC. Nothing changed."
         )
+    notices = receipts(ctx.session, outcome, ctx.public_url)
+    told = {"receipt:": "contributor", "arrived:": "asker"}
+    who = [name for prefix, name in told.items() if any(n.key.startswith(prefix) for n in notices)]
+    told_line = f" Texted the {' and '.join(who)}." if who else ""
     if decision.outcome == "approved":
         digest = ctx.session.get(LedgerEntry, decision.evidence_seq).hash
         reply = (
             f"E{command.evidence_id} approved as {decision.tier}: ledger entry "
-            f"#{decision.evidence_seq} ({digest[:12]}). Contributor and asker notified."
+            f"#{decision.evidence_seq} ({digest[:12]}).{told_line}"
         )
     else:
         reply = (
             f"E{command.evidence_id} rejected; recorded as ledger entry "
-            f"#{decision.moderation_seq}. Contributor notified."
+            f"#{decision.moderation_seq}.{told_line}"
         )
-    return Outcome(reply, notices=receipts(ctx.session, outcome, ctx.public_url))
+    return Outcome(reply, notices=notices)
 
 
 _COMMANDS = {Pending: _pending, Show: _show, Approve: _decide, Reject: _decide}

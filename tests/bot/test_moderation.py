@@ -83,6 +83,7 @@ def test_approve_appends_entries_and_sends_receipts(client, services, twilio, qu
     match = re.search(r"approved as preclinical: ledger entry #(\d+) \(([0-9a-f]{12})\)", reply)
     assert match, reply
     seq, short_hash = int(match.group(1)), match.group(2)
+    assert reply.endswith("Texted the contributor and asker.")
     with services.sessions() as session:
         entry = session.get(LedgerEntry, seq)
         assert entry.kind == "evidence" and entry.hash.startswith(short_hash)
