@@ -63,17 +63,22 @@ def is_live(queue: Queue, job_id: str, now: datetime | None = None) -> bool:
 
 
 def enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str) -> Job:
+    """One Redis round trip (a pipeline): this runs inside every webhook request."""
     from bot.jobs import process_inbound
 
-    return queue.enqueue(
-        process_inbound,
-        inbound_id,
-        job_id=inbound_job_id(message_sid),
-        retry=INBOUND_RETRY,
-        job_timeout=JOB_TIMEOUT_S,
-        result_ttl=RESULT_TTL_S,
-        failure_ttl=FAILURE_TTL_S,
-    )
+    with queue.connection.pipeline() as pipe:
+        job = queue.enqueue(
+            process_inbound,
+            inbound_id,
+            job_id=inbound_job_id(message_sid),
+            retry=INBOUND_RETRY,
+            job_timeout=JOB_TIMEOUT_S,
+            result_ttl=RESULT_TTL_S,
+            failure_ttl=FAILURE_TTL_S,
+            pipeline=pipe,
+        )
+        pipe.execute()
+    return job
 
 
 def enqueue_send(queue: Queue, outbound_id: int) -> Job:

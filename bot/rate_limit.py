@@ -27,15 +27,6 @@ class Verdict(StrEnum):
     SILENT = "silent"  # over the limit and already told
 
 
-def _over(pipe_client: redis.Redis, key: str, member: str, now: float, window: int, limit: int):
-    pipe = pipe_client.pipeline()
-    pipe.zadd(key, {member: now})
-    pipe.zremrangebyscore(key, 0, now - window)
-    pipe.zcard(key)
-    pipe.expire(key, window)
-    return pipe.execute()[2] > limit
-
-
 def check(
     client: redis.Redis,
     number: str,
@@ -49,10 +40,14 @@ def check(
     now = time.time() if now is None else now
     digest = hashlib.sha256(body.strip().casefold().encode("utf-8", "replace")).hexdigest()[:16]
     try:
-        too_many = _over(client, f"ledgerbot:rl:{number}", message_sid, now, window_s, limit)
-        repeated = _over(
-            client, f"ledgerbot:rl:{number}:{digest}", message_sid, now, window_s, REPEAT_LIMIT
-        )
+        pipe = client.pipeline(transaction=False)  # one round trip for both windows
+        for key in (f"ledgerbot:rl:{number}", f"ledgerbot:rl:{number}:{digest}"):
+            pipe.zadd(key, {message_sid: now})
+            pipe.zremrangebyscore(key, 0, now - window_s)
+            pipe.zcard(key)
+            pipe.expire(key, window_s)
+        results = pipe.execute()
+        too_many, repeated = results[2] > limit, results[6] > REPEAT_LIMIT
         if not (too_many or repeated):
             return Verdict.OK
         first = client.set(f"ledgerbot:rl-notice:{number}", message_sid, nx=True, ex=window_s)

@@ -11,6 +11,7 @@ Read-only work (public pages, verification) uses :func:`reader`, which starts a 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,11 +94,17 @@ def insert_ignoring_conflicts(session: Session, table, values: dict):
     """INSERT … ON CONFLICT DO NOTHING on either database; returns the new id or None.
 
     Used where a retry or a concurrent duplicate must be a no-op, not an error that aborts
-    the surrounding transaction (PostgreSQL cannot continue a transaction after one).
+    the surrounding transaction (PostgreSQL cannot continue a transaction after one). The
+    statement is built once per table and dialect: it runs on every webhook.
     """
-    if session.get_bind().dialect.name == "sqlite":
+    statement = _insert_ignoring(session.get_bind().dialect.name, table)
+    return session.execute(statement, values).scalar_one_or_none()
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table):
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
-    return session.execute(statement).scalar_one_or_none()
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.article_format import ArticleRecord
-from ledger.chain import append
+from ledger.chain import append, append_many
 from ledger.models import Article, Claim, Source
 
 
@@ -50,60 +50,71 @@ def import_article(session: Session, record: ArticleRecord) -> ImportReport:
     sources = {
         s.sid: s for s in session.scalars(select(Source).where(Source.article_id == article.id))
     }
+    new_sources = []
     for item in record.sources:
         if item.sid in sources:
             continue
-        entry = append(
-            session,
-            "source",
-            record.slug,
-            {
-                "sid": item.sid,
-                "kind": item.kind,
-                "title": item.title,
-                "platform": item.platform,
-                "summary": item.summary,
-            },
-        )
-        source = Source(
+        sources[item.sid] = source = Source(
             article_id=article.id,
             sid=item.sid,
             kind=item.kind,
             title=item.title,
             platform=item.platform,
             summary=item.summary,
-            ledger_seq=entry.seq,
         )
-        session.add(source)
-        sources[item.sid] = source
-        report.sources_added += 1
+        new_sources.append(source)
+    entries = append_many(
+        session,
+        [
+            (
+                "source",
+                record.slug,
+                {
+                    "sid": s.sid,
+                    "kind": s.kind,
+                    "title": s.title,
+                    "platform": s.platform,
+                    "summary": s.summary,
+                },
+            )
+            for s in new_sources
+        ],
+    )
+    for source, entry in zip(new_sources, entries, strict=True):
+        source.ledger_seq = entry.seq
+    session.add_all(new_sources)
+    report.sources_added = len(new_sources)
     session.flush()
 
     existing = {
         (c.source_id, c.tier, c.text)
         for c in session.scalars(select(Claim).where(Claim.article_id == article.id))
     }
+    new_claims = []
     for claim in record.claims:
         source = sources.get(claim.sid) if claim.sid else None
         key = (source.id if source else None, claim.tier, claim.text)
         if key in existing:
             continue
-        entry = append(
-            session,
-            "claim",
-            record.slug,
-            {"sid": claim.sid, "tier": claim.tier, "text": claim.text},
-        )
-        session.add(
-            Claim(
-                article_id=article.id,
-                source_id=key[0],
-                tier=claim.tier,
-                text=claim.text,
-                ledger_seq=entry.seq,
-            )
-        )
         existing.add(key)
-        report.claims_added += 1
+        new_claims.append((claim, key[0]))
+    entries = append_many(
+        session,
+        [
+            ("claim", record.slug, {"sid": c.sid, "tier": c.tier, "text": c.text})
+            for c, _ in new_claims
+        ],
+    )
+    session.add_all(
+        Claim(
+            article_id=article.id,
+            source_id=source_id,
+            tier=claim.tier,
+            text=claim.text,
+            ledger_seq=entry.seq,
+        )
+        for (claim, source_id), entry in zip(new_claims, entries, strict=True)
+    )
+    report.claims_added = len(new_claims)
     session.flush()
     return report
