@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -233,3 +236,41 @@ def test_independent_check_agrees_on_fifty_varied_entries(engine, independent_ch
         result = verify(conn)
     assert result.ok and result.checked == 50
     assert (result.head_seq, result.head_hash) == (50, rows[-1]["hash"])
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payload=st.dictionaries(st.text(), _json, max_size=5),
+    kind=st.text(min_size=1, max_size=20),
+    slug=st.text(min_size=1, max_size=20),
+)
+def test_the_fast_hash_path_is_the_documented_formula(payload, kind, slug):
+    """append assembles the canonical JSON around the payload's text; it must equal json.dumps."""
+    from ledger.chain import _hashed_row
+
+    try:
+        row = _hashed_row(7, kind, slug, payload, "f" * 64, "2026-11-25T00:00:00.000000Z")
+    except PayloadError:
+        return  # lone surrogates are refused before hashing
+    entry = {
+        "seq": 7,
+        "kind": kind,
+        "slug": slug,
+        "payload": payload,
+        "prev_hash": "f" * 64,
+        "created_at": "2026-11-25T00:00:00.000000Z",
+    }
+    text = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert row["hash"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert row["payload"] == json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
