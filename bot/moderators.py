@@ -8,7 +8,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bot.addresses import mask
 from bot.models import Contact, Moderator, ModeratorAlert
 from bot.outbox import Notice
 from ledger.db import insert_ignoring_conflicts
@@ -157,7 +156,3 @@ def receipts(session: Session, outcome: Outcome, public_url: str) -> list[Notice
                 )
             )
     return notices
-
-
-def label_for_number(number: str) -> str:
-    return mask(number)

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledger.chain import append, timestamp
-from ledger.models import TIERS, Claim, Decision, Evidence, LedgerEntry, QuestionNode
+from ledger.models import TIERS, Claim, Decision, Evidence, QuestionNode
 from ledger.redact import redact_numbers
 
 
@@ -155,7 +155,3 @@ def decide(
     session.add(decision)
     session.flush()
     return Outcome(evidence, True, decision)
-
-
-def entry_hash(session: Session, seq: int) -> str:
-    return session.scalar(select(LedgerEntry.hash).where(LedgerEntry.seq == seq))
