@@ -48,8 +48,9 @@ FIX_NOTE = (
     "out as one pipeline (one Redis round trip), and redis-py uses hiredis. What bounds the "
     "rest is the durable COMMIT: every request fsyncs SQLite's WAL while holding its write "
     "lock, which serialises the two workers, and the bare-app ceiling does no I/O at all. A "
-    "prototype with `synchronous=NORMAL` (which loses the last commits on a power cut) "
-    "reached about 29% of the ceiling; ledgerbot keeps `synchronous=FULL` because a 200 to "
+    "prototype run with `synchronous=NORMAL` (which loses the last commits on a power cut), "
+    "measured separately during this work and not in this run, reached about 29% of the "
+    "ceiling; ledgerbot keeps `synchronous=FULL` because a 200 to "
     "Twilio must mean the message survives a power cut. On PostgreSQL the same COMMIT is a "
     "network round trip plus the server's WAL flush."
 )
