@@ -113,3 +113,15 @@ class StageResult:
             "seconds": self.seconds,
             "error": self.error,
         }
+
+
+def run_per_backend(cfg, result: StageResult, run_backend, bound_note: str) -> StageResult:
+    """Run a server stage on SQLite and each --postgres URL; explain the bound if a target fails."""
+    for postgres_url in cfg.backends:
+        rows, notes, details = run_backend(cfg, postgres_url)
+        result.rows += rows
+        result.notes += notes
+        result.details["postgresql" if postgres_url else "sqlite"] = details
+    if result.failed_targets:
+        result.notes.append(bound_note)
+    return result

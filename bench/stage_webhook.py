@@ -35,7 +35,7 @@ from bench.harness import (
     process_tree,
     shown,
 )
-from bench.results import Row, StageResult, Target
+from bench.results import Row, StageResult, Target, run_per_backend
 
 CONCURRENCY = 8
 OPEN_RATE = 200.0
@@ -362,11 +362,4 @@ def run(cfg: RunConfig) -> StageResult:
         "webhook",
         f"Webhook under gunicorn ({cfg.worker_class}, 2 workers) vs a bare Flask app",
     )
-    for postgres_url in cfg.backends:
-        rows, notes, details = run_backend(cfg, postgres_url)
-        result.rows += rows
-        result.notes += notes
-        result.details["postgresql" if postgres_url else "sqlite"] = details
-    if result.failed_targets:
-        result.notes.append(FIX_NOTE)
-    return result
+    return run_per_backend(cfg, result, run_backend, FIX_NOTE)

@@ -28,7 +28,7 @@ from sqlalchemy import func, insert, select
 from bench import phases, profiling
 from bench.config import RunConfig
 from bench.harness import BOT_NUMBER, MachineMeter, Stack, shown
-from bench.results import Row, StageResult, Target
+from bench.results import Row, StageResult, Target, run_per_backend
 
 WORKERS = 2
 TARGET = Target("ratio>=", 0.50, "≥ 50% of ceiling")
@@ -320,11 +320,4 @@ def run_backend(cfg: RunConfig, postgres_url: str | None) -> tuple[list[Row], li
 
 def run(cfg: RunConfig) -> StageResult:
     result = StageResult("worker", "Worker: inbound messages end to end vs no-op RQ jobs")
-    for postgres_url in cfg.backends:
-        rows, notes, details = run_backend(cfg, postgres_url)
-        result.rows += rows
-        result.notes += notes
-        result.details["postgresql" if postgres_url else "sqlite"] = details
-    if result.failed_targets:
-        result.notes.append(FIX_NOTE)
-    return result
+    return run_per_backend(cfg, result, run_backend, FIX_NOTE)
