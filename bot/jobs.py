@@ -87,7 +87,7 @@ def process_inbound(inbound_id: int) -> str:
             else:
                 inbound.command = f"RateLimited({inbound.command})"
                 outcome = Outcome(rate_limit.NOTICE if verdict is Verdict.NOTICE else None)
-            _store_outcome(session, services, ctx, outcome)
+            new_sends = _store_outcome(session, services, ctx, outcome)
             failpoints.hit("before_commit")
             log.info(
                 "inbound %s from %s handled as %s",
@@ -96,13 +96,14 @@ def process_inbound(inbound_id: int) -> str:
                 inbound.command,
             )
     failpoints.hit("after_commit")
-    with services.read_sessions() as session:
-        pending = session.scalars(
-            select(OutboundMessage.id).where(
-                OutboundMessage.inbound_id == inbound_id, OutboundMessage.status == "pending"
-            )
-        ).all()
-    try_enqueue_sends(services.queue, list(pending))
+    if not claimed:  # a re-run: queue whatever the first run committed but never queued
+        with services.read_sessions() as session:
+            new_sends = session.scalars(
+                select(OutboundMessage.id).where(
+                    OutboundMessage.inbound_id == inbound_id, OutboundMessage.status == "pending"
+                )
+            ).all()
+    try_enqueue_sends(services.queue, list(new_sends))
     return "handled" if claimed else "already handled"
 
 
@@ -151,7 +152,8 @@ def _context(session: Session, services, inbound: InboundMessage) -> Context:
     )
 
 
-def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -> None:
+def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -> list[int]:
+    """Outbox rows for the reply and notices; their ids, to queue once committed."""
     inbound = ctx.inbound
     messages: list[Notice] = []
     if outcome.reply:
@@ -164,7 +166,7 @@ def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -
                 outcome.reply_kind,
             )
         )
-    for index, message in enumerate(messages + outcome.notices):
+    added = [
         outbox.add(
             session,
             services.settings,
@@ -173,22 +175,24 @@ def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -
             inbound_to=inbound.to_number,
             max_segments=outcome.max_segments if index == 0 else None,
         )
+        for index, message in enumerate(messages + outcome.notices)
+    ]
+    return [outbound_id for outbound_id in added if outbound_id is not None]
 
 
 def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
     """Pending → sending, committed, or None when there is nothing (more) to send."""
     with transaction(services.sessions) as session:
-        message = session.get(OutboundMessage, outbound_id, with_for_update=True)
-        if message is None or message.status != "pending":
+        row = session.execute(
+            select(OutboundMessage, InboundMessage.message_sid)
+            .outerjoin(InboundMessage, OutboundMessage.inbound_id == InboundMessage.id)
+            .where(OutboundMessage.id == outbound_id)
+            .with_for_update(of=OutboundMessage)
+        ).one_or_none()
+        if row is None or row[0].status != "pending":
             return None
-        if message.inbound_id is not None:
-            logs.bind(
-                message_sid=session.scalar(
-                    select(InboundMessage.message_sid).where(
-                        InboundMessage.id == message.inbound_id
-                    )
-                )
-            )
+        message, message_sid = row
+        logs.bind(message_sid=message_sid)  # the send's log lines name the text it answers
         contact = session.scalar(
             select(Contact).where(
                 Contact.channel == message.channel, Contact.number == message.to_number

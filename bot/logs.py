@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from typing import IO
 
 from bot.addresses import mask
+from bot.queueing import SAFE_SID
 
 message_sid_var: ContextVar[str | None] = ContextVar("ledgerbot_message_sid", default=None)
 job_id_var: ContextVar[str | None] = ContextVar("ledgerbot_job_id", default=None)
 
 # A MessageSid we are willing to write into a log line (it comes from the request).
-_SID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Phone numbers: +E.164 (also URL-encoded as %2B…); longer digit runs are masked as well.
 _PHONE = re.compile(r"(?:\+|%2[bB])(\d{8,})")
 # Credentials in URLs: scheme://user:password@host
@@ -39,7 +39,7 @@ _secrets: tuple[str, ...] = ()
 
 def clean_sid(value: str | None) -> str | None:
     value = (value or "").strip()
-    return value if _SID_SHAPE.fullmatch(value) else None
+    return value if SAFE_SID.fullmatch(value) else None
 
 
 def bind(*, message_sid: str | None = None, job_id: str | None = None) -> None:

@@ -25,13 +25,15 @@ JOB_TIMEOUT_S = 60
 RESULT_TTL_S = 3600
 FAILURE_TTL_S = 7 * 24 * 3600
 STALE_STARTED = timedelta(seconds=JOB_TIMEOUT_S + 30)
-_JOB_SAFE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# What RQ allows in a job id; Twilio's SIDs (SM/MM + 32 hex) fit, and the webhook refuses the
+# rest. Logs carry only SIDs of this shape too.
+SAFE_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def inbound_job_id(message_sid: str) -> str:
     """RQ accepts only [A-Za-z0-9_-] in job ids; any other SID is named by its hash."""
-    if _JOB_SAFE.fullmatch(message_sid):
+    if SAFE_SID.fullmatch(message_sid):
         return f"inbound-{message_sid}"
     return "inbound-h" + hashlib.sha256(message_sid.encode("utf-8", "replace")).hexdigest()[:32]
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from bot import logs, metrics
 from bot.addresses import AddressError, mask, parse_address
 from bot.models import InboundMessage, OutboundMessage
-from bot.queueing import enqueue_inbound
+from bot.queueing import SAFE_SID, enqueue_inbound
 from bot.signature import twilio_signed
 from ledger.db import insert_ignoring_conflicts, transaction
 
@@ -30,8 +30,6 @@ bp = Blueprint("twilio", __name__, url_prefix="/twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY = 10_000
 MAX_MEDIA = 10
-# What Twilio sends (SM/MM + 32 hex); the shape RQ job ids and our logs can carry safely.
-SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TOKEN = re.compile(r"[\x21-\x7e]{1,128}")
 ERROR_CODE = re.compile(r"[0-9]{1,9}")
 # Later statuses never move a message back (callbacks can arrive out of order).
@@ -100,7 +98,7 @@ def _media(form) -> list[dict[str, str]]:
 def inbound():
     form = request.form
     message_sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    if not SID.fullmatch(message_sid):
+    if not SAFE_SID.fullmatch(message_sid):
         return bad_request("MessageSid is missing or malformed")
     try:
         channel, from_number = parse_address(form.get("From", ""))
@@ -159,7 +157,7 @@ def status():
     form = request.form
     message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
     new_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
-    if not SID.fullmatch(message_sid) or new_status not in STATUS_RANK:
+    if not SAFE_SID.fullmatch(message_sid) or new_status not in STATUS_RANK:
         return bad_request("MessageSid and a known MessageStatus are required")
     error_code = form.get("ErrorCode")
     services = current_app.extensions["ledgerbot"]

@@ -12,7 +12,6 @@ Read-only work (public pages, verification) uses :func:`reader`, which starts a 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -29,10 +28,6 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def sqlite_url(path: str) -> str:
-    return "sqlite:///" + os.path.abspath(path)
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -68,10 +63,6 @@ def _sqlite_engine(url: str, **kwargs) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

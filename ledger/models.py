@@ -26,8 +26,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ledger.vocabulary import SOURCE_KINDS, TIERS  # noqa: F401  (re-exported)
 
-EVIDENCE_STATUSES = ("pending", "approved", "rejected")
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

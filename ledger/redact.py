@@ -23,7 +23,3 @@ def _replace(match: re.Match[str]) -> str:
 
 def redact_numbers(text: str) -> str:
     return _CANDIDATE.sub(_replace, text)
-
-
-def contains_phone_number(text: str) -> bool:
-    return redact_numbers(text) != text

@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 from click.testing import CliRunner
 
+from bench.harness import wait_http
 from bot.cli import cli
 from bot.redis_embedded import free_port
 from tests.test_helpers import SEED
@@ -27,18 +27,6 @@ def clean_env(tmp_path, **extra) -> dict[str, str]:
     return env
 
 
-def wait_until_up(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up")
-
-
 @pytest.mark.slow
 def test_up_then_text_gets_a_reply_then_everything_stops(tmp_path):
     port = free_port()
@@ -51,7 +39,7 @@ def test_up_then_text_gets_a_reply_then_everything_stops(tmp_path):
         text=True,
     )
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz")
+        wait_http(f"http://127.0.0.1:{port}/healthz")
         result = subprocess.run(
             [
                 sys.executable,

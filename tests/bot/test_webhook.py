@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot import redis_embedded
 from bot.models import InboundMessage, OutboundMessage
@@ -134,8 +134,3 @@ def test_status_callback_records_delivery(client, services, twilio):
         assert session.scalar(select(OutboundMessage.status)) == "delivered"
     unsigned = client.post("/twilio/status", data=callback)
     assert unsigned.status_code == 403
-
-
-def test_inbound_count_helper_counts(services):
-    with services.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
