@@ -86,7 +86,7 @@ def _send_all(port: int, requests: list[loadgen.SignedRequest], concurrency: int
 
 
 def _snapshot(stack: Stack, sids: set[str]) -> dict:
-    from bot.models import InboundMessage, OutboundMessage
+    from bot.messaging.models import InboundMessage, OutboundMessage
 
     with stack.services.read_sessions() as session:
         inbound = session.execute(
@@ -130,7 +130,7 @@ def run_burst(
     log=None,
 ) -> dict:
     """Run a burst on a private stack and return the counts (see the module docstring)."""
-    from bot.models import InboundMessage
+    from bot.messaging.models import InboundMessage
     from ledger.chain import verify
     from ledger.db import reader
     from ledger.models import LedgerEntry, QuestionNode

@@ -35,9 +35,9 @@ if str(REPO) not in sys.path:  # tests/support is not an installed package
 import redis  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from bot import redis_embedded  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.services import Services  # noqa: E402
+from bot.ops import redis_embedded  # noqa: E402
+from bot.ops.services import Services  # noqa: E402
 from ledger.db import make_engine, normalize_url  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
 from tests.support.twilio_server import TwilioStandIn  # noqa: E402
@@ -175,9 +175,9 @@ class Stack:
         self.services = Services(Settings.load(self.settings_env(), env={}))
         upgrade(self.services.engine)
         if self.demo:
-            from bot.cli import load_demo_if_empty
+            from bot.catalogue.demo import load_demo_if_empty
 
-            load_demo_if_empty(self.services)
+            load_demo_if_empty(self.services.sessions)
 
     @property
     def backend(self) -> str:
@@ -263,7 +263,7 @@ class Stack:
 
     def start_gunicorn(
         self,
-        app: str = "bot.wsgi:app",
+        app: str = "bot.web.wsgi:app",
         *,
         workers: int = 2,
         worker_class: str = "sync",
@@ -275,7 +275,7 @@ class Stack:
     ) -> tuple[Child, int]:
         """Gunicorn on a free loopback port; returns when ``/healthz`` answers."""
         port = port or free_port()
-        if self.port is None and app == "bot.wsgi:app":
+        if self.port is None and app == "bot.web.wsgi:app":
             self.port = port  # PUBLIC_URL is what webhooks are signed against
         argv = [
             sys.executable,

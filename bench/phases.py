@@ -17,17 +17,17 @@ from collections.abc import Iterator
 
 # (label, module, attribute path) — a class attribute is "Class.method".
 JOB_PHASES = (
-    ("process_inbound (all)", "bot.jobs", "process_inbound"),
-    ("  parse", "bot.jobs", "parse"),
-    ("  contact upsert + moderator check (_context)", "bot.jobs", "_context"),
-    ("  rate limit (Redis)", "bot.jobs", "_rate_limit"),
-    ("  handler (dispatch)", "bot.jobs", "dispatch"),
+    ("process_inbound (all)", "bot.worker.inbound", "process_inbound"),
+    ("  parse", "bot.worker.inbound", "parse"),
+    ("  contact upsert + moderator check (_context)", "bot.worker.inbound", "_context"),
+    ("  rate limit (Redis)", "bot.worker.inbound", "_rate_limit"),
+    ("  handler (dispatch)", "bot.worker.inbound", "dispatch"),
     ("    ledger append", "bot.handlers.ask", "append"),
     ("    BM25 answer (relevant_claims)", "bot.handlers.ask", "relevant_claims"),
-    ("  outbox insert (_store_outcome)", "bot.jobs", "_store_outcome"),
-    ("  queue the send job (RQ)", "bot.jobs", "try_enqueue_sends"),
-    ("send_outbound (all)", "bot.jobs", "send_outbound"),
-    ("  claim before send (_claim_send)", "bot.jobs", "_claim_send"),
+    ("  outbox insert (_store_outcome)", "bot.worker.inbound", "_store_outcome"),
+    ("  queue the send job (RQ)", "bot.worker.inbound", "try_enqueue_sends"),
+    ("send_outbound (all)", "bot.worker.sending", "send_outbound"),
+    ("  claim before send (_claim_send)", "bot.worker.sending", "_claim_send"),
     (
         "  twilio client POST",
         "twilio.rest.api.v2010.account.message",

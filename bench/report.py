@@ -52,7 +52,7 @@ def _version(package: str) -> str:
 
 
 def versions(postgres_url: str | None = None) -> dict[str, str]:
-    from bot.redis_embedded import redis_server_binary
+    from bot.ops.redis_embedded import redis_server_binary
 
     try:
         out = subprocess.run(

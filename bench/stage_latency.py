@@ -51,7 +51,7 @@ def _post(port: int, request: loadgen.SignedRequest) -> int:
 
 
 def _timeline(stack: Stack, message_sid: str) -> dict[str, datetime | None]:
-    from bot.models import InboundMessage, OutboundMessage
+    from bot.messaging.models import InboundMessage, OutboundMessage
 
     with stack.services.read_sessions() as session:
         inbound = session.scalar(

@@ -57,7 +57,7 @@ FIX_NOTE = (
 
 
 def _count_inbound(stack: Stack) -> int:
-    from bot.models import InboundMessage
+    from bot.messaging.models import InboundMessage
 
     with stack.services.read_sessions() as session:
         return session.scalar(select(func.count()).select_from(InboundMessage))
@@ -91,8 +91,8 @@ def _components(stack: Stack, count: int) -> dict[str, float]:
 
     from twilio.request_validator import RequestValidator
 
-    from bot.models import InboundMessage
-    from bot.queueing import enqueue_inbound
+    from bot.messaging.models import InboundMessage
+    from bot.messaging.queueing import enqueue_inbound
     from ledger.db import insert_ignoring_conflicts, transaction
 
     services = stack.services

@@ -46,8 +46,8 @@ FIX_NOTE = (
 
 def _prepare_messages(stack: Stack, count: int, tag: str, enqueue: bool = True) -> list[int]:
     """Store ``count`` inbound rows as the webhook would, and queue their jobs."""
-    from bot.models import InboundMessage
-    from bot.queueing import enqueue_inbound
+    from bot.messaging.models import InboundMessage
+    from bot.messaging.queueing import enqueue_inbound
     from ledger.db import transaction
 
     numbers = max(count // 5, 1)
@@ -82,21 +82,21 @@ def _prepare_messages(stack: Stack, count: int, tag: str, enqueue: bool = True) 
 
 def _phases(stack: Stack, count: int) -> str:
     """The jobs run here, one at a time and outside RQ, with timers around their parts."""
-    from bot import jobs
-    from bot import services as services_module
-    from bot.models import OutboundMessage
+    from bot.messaging.models import OutboundMessage
+    from bot.ops import services as services_module
+    from bot.worker import inbound, sending
 
     services_module.install(stack.services)
 
     def run(ids: list[int]) -> None:
         for inbound_id in ids:
-            jobs.process_inbound(inbound_id)  # looked up each time: timers patch the module
+            inbound.process_inbound(inbound_id)  # looked up each time: timers patch it
             with stack.services.read_sessions() as session:
                 outbound_ids = session.scalars(
                     select(OutboundMessage.id).where(OutboundMessage.inbound_id == inbound_id)
                 ).all()
             for outbound_id in outbound_ids:
-                jobs.send_outbound(outbound_id)
+                sending.send_outbound(outbound_id)
 
     run(_prepare_messages(stack, 10, f"warm{uuid.uuid4().hex[:6]}", enqueue=False))
     ids = _prepare_messages(stack, count, f"ph{uuid.uuid4().hex[:6]}", enqueue=False)
@@ -115,7 +115,7 @@ def _phases(stack: Stack, count: int) -> str:
 
 def _prepare_noops(stack: Stack, count: int) -> None:
     from bench.noop import noop
-    from bot.queueing import FAILURE_TTL_S, INBOUND_RETRY, JOB_TIMEOUT_S, RESULT_TTL_S
+    from bot.messaging.queueing import FAILURE_TTL_S, INBOUND_RETRY, JOB_TIMEOUT_S, RESULT_TTL_S
 
     queue = stack.services.queue
     tag = uuid.uuid4().hex[:8]
@@ -189,7 +189,7 @@ def drain(stack: Stack, workers: int = WORKERS, profile_dir=None) -> dict:
 
 
 def _check_round(stack: Stack, ids: list[int], sent_before: int) -> dict:
-    from bot.models import InboundMessage, OutboundMessage
+    from bot.messaging.models import InboundMessage, OutboundMessage
 
     with stack.services.read_sessions() as session:
         done = session.scalar(

@@ -22,12 +22,13 @@ import time
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.services import Services, install
+from bot.ops.services import Services, install
 
 
 def warm_up(services: Services) -> None:
     import bench.noop  # noqa: F401
-    import bot.jobs  # noqa: F401  (the job functions and everything they import)
+    import bot.worker.inbound
+    import bot.worker.sending  # noqa: F401  (the job functions and everything they import)
 
     services.redis.ping()
     with services.read_sessions() as session:
@@ -36,7 +37,7 @@ def warm_up(services: Services) -> None:
         session.execute(select(1))
     if services.twilio is not None:
         services.twilio.messages  # noqa: B018  (loads the API classes)
-    from bot.answers import article_index
+    from bot.catalogue.answers import article_index
     from ledger.models import Article
 
     with services.read_sessions() as session:
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--go-timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
 
-    from bot.worker_runtime import run_worker
+    from bot.worker.runtime import run_worker
 
     services = install(Services(Settings.load()))
     warm_up(services)

@@ -13,11 +13,11 @@ import redis as redis_lib
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-import bot.models  # noqa: F401  (register all tables)
-from bot import redis_embedded
-from bot.app import create_app
+import bot.messaging.models  # noqa: F401  (register all tables)
 from bot.config import Settings
-from bot.services import Services
+from bot.ops import redis_embedded
+from bot.ops.services import Services
+from bot.web.app import create_app
 from ledger.db import make_engine
 from tests.support.databases import PostgresDatabases, SqliteDatabases
 from tests.support.twilio_server import TwilioStandIn

@@ -11,7 +11,7 @@ from ledger.db import transaction
 from ledger.importer import import_article
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "bot" / "demo" / "semax-demo.txt"
+DEMO = ROOT / "bot" / "catalogue" / "data" / "semax-demo.txt"
 SEED = ROOT / "tests" / "fixtures" / "semax-article.txt"
 
 

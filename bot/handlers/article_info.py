@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.handlers.articles import article_counts, find_article, unknown_article_reply
+from bot.catalogue.articles import article_counts, find_article, unknown_article_reply
 from bot.handlers.ask import remember
 from bot.handlers.context import NOT_MEDICAL_ADVICE, Context, Outcome
+from bot.messaging.sms import fit_lines
 from bot.parsing import ArticleInfo
-from bot.sms import fit_lines
 from ledger.models import Article, QuestionNode
 
 DEFAULT_PROMPTS = (

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.answers import relevant_claims
-from bot.handlers.articles import article_counts, find_article, unknown_article_reply
+from bot.catalogue.answers import relevant_claims
+from bot.catalogue.articles import article_counts, find_article, unknown_article_reply
+from bot.catalogue.safety import asks_for_advice
 from bot.handlers.context import CATALOGUE_ONLY, NOT_MEDICAL_ADVICE, Context, Outcome
+from bot.messaging.sms import fit_lines, gsm_friendly
 from bot.parsing import Ask
-from bot.safety import asks_for_advice
-from bot.sms import fit_lines, gsm_friendly
 from ledger.chain import append
 from ledger.models import QuestionNode
 from ledger.redact import redact_numbers

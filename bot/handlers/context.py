@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.models import Contact, InboundMessage
-from bot.outbox import Notice
+from bot.messaging.models import Contact, InboundMessage
+from bot.messaging.outbox import Notice
 
 NOT_MEDICAL_ADVICE = "Not medical advice."
 CATALOGUE_ONLY = (

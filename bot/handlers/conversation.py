@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.answers import relevant_claims
+from bot.catalogue.answers import relevant_claims
 from bot.handlers import ask
 from bot.handlers.ask import ANSWERS
 from bot.handlers.context import NOT_MEDICAL_ADVICE, Context, Outcome
+from bot.messaging.sms import fit_lines, gsm_friendly
 from bot.parsing import Ask, FollowUp, More
-from bot.sms import fit_lines, gsm_friendly
 from ledger.models import QuestionNode
 
 MEMORY = timedelta(minutes=30)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.handlers.articles import find_article, unknown_article_reply
+from bot.catalogue.articles import find_article, unknown_article_reply
 from bot.handlers.ask import remember
 from bot.handlers.context import Context, Outcome
-from bot.moderators import alerts
+from bot.moderation.notices import alerts
 from bot.parsing import Ingest
 from ledger.analysis import analyze
 from ledger.models import Evidence, QuestionNode

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.addresses import mask
 from bot.handlers.context import Context, Outcome
-from bot.moderators import receipts
+from bot.messaging.sms import fit_lines
+from bot.moderation.review import DecisionError, phone_decider, review
 from bot.parsing import Approve, Pending, Reject, Show
-from bot.sms import fit_lines
 from ledger.models import Article, Evidence, LedgerEntry
-from ledger.moderation import DecisionError, Moderator, decide
 
 NOT_AUTHORIZED = "Not authorized: moderator commands only work from a moderator's number."
 SHOW_SEGMENTS = 10  # a whole paste is up to 1,600 characters
@@ -76,20 +74,21 @@ def _show(command: Show, ctx: Context) -> Outcome:
 
 
 def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
-    moderator = Moderator(ctx.pseudonym, mask(ctx.contact.number), ctx.contact.channel)
     approve = isinstance(command, Approve)
     try:
-        outcome = decide(
+        done = review(
             ctx.session,
             command.evidence_id,
+            moderator=phone_decider(ctx.pseudonym, ctx.contact.number, ctx.contact.channel),
             approve=approve,
-            moderator=moderator,
             now=ctx.now,
+            public_url=ctx.public_url,
             tier=command.tier if approve else None,
             reason=None if approve else command.reason,
         )
     except DecisionError as exc:
         return Outcome(str(exc))
+    outcome = done.result
     decision = outcome.decision
     if not outcome.decided:
         who = "you" if decision.moderator == ctx.pseudonym else decision.moderator_label
@@ -97,7 +96,7 @@ def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
             f"E{command.evidence_id} was already {decision.outcome} by {who} at "
             f"{decision.decided_at:%Y-%m-%d %H:%M} UTC. Nothing changed."
         )
-    notices = receipts(ctx.session, outcome, ctx.public_url)
+    notices = done.notices
     told = {"receipt:": "contributor", "arrived:": "asker"}
     who = [name for prefix, name in told.items() if any(n.key.startswith(prefix) for n in notices)]
     told_line = f" Texted the {' and '.join(who)}." if who else ""

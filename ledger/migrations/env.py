@@ -2,7 +2,7 @@
 
 from alembic import context
 
-import bot.models  # noqa: F401  (registers the messaging tables on the shared metadata)
+import bot.messaging.models  # noqa: F401  (registers the messaging tables on the shared metadata)
 from ledger.db import make_engine
 from ledger.models import Base
 

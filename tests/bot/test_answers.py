@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.sms import segments
+from bot.messaging.sms import segments
 from ledger.models import QuestionNode
 from tests.support.messaging import drain, inbound_params, post_signed
 from tests.test_helpers import SEED, count, load_demo

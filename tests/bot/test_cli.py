@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from bench.harness import wait_http
 from bot.cli import cli
-from bot.redis_embedded import free_port
+from bot.ops.redis_embedded import free_port
 from tests.test_helpers import SEED
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.jobs import process_inbound, send_outbound
-from bot.models import Contact, InboundMessage, OutboundMessage
+from bot.messaging.models import Contact, InboundMessage, OutboundMessage
 from bot.parsing import UNKNOWN_HINTS, UnknownReason
+from bot.worker.inbound import process_inbound
+from bot.worker.sending import send_outbound
 from ledger.models import Evidence, LedgerEntry, QuestionNode
 from tests.support.messaging import drain, inbound_params, post_signed
 from tests.test_helpers import count, load_demo
@@ -137,7 +138,7 @@ def test_running_the_same_job_twice_has_one_effect(client, services, twilio, dem
 
 
 def test_replies_fit_in_three_segments(client, services, twilio, demo):
-    from bot.sms import segments
+    from bot.messaging.sms import segments
 
     long_question = "semax|" + "does it change BDNF levels in the brain of older adults? " * 8
     for reply in exchange(client, services, twilio, long_question.strip()[:505]):

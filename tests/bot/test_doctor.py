@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from bot import doctor
 from bot.cli import cli
-from bot.models import OutboundMessage
-from bot.services import Services
+from bot.messaging.models import OutboundMessage
+from bot.ops import doctor
+from bot.ops.services import Services
 from ledger.db import transaction
 from tests.conftest import AUTH_TOKEN, SECRET_KEY
 from tests.test_helpers import load_demo

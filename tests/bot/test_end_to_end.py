@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-from bot.models import InboundMessage, OutboundMessage
+from bot.messaging.models import InboundMessage, OutboundMessage
 from ledger.chain import verify
 from ledger.models import Evidence, LedgerEntry, QuestionNode
 from tests.conftest import BOT_NUMBER, WHATSAPP_NUMBER

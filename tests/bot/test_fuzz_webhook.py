@@ -22,10 +22,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from bot import jobs
-from bot.addresses import AddressError, parse_address
-from bot.models import InboundMessage, OutboundMessage
-from bot.webhook import MAX_BODY, STATUS_RANK
+from bot.messaging.addresses import AddressError, parse_address
+from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.web.webhook import MAX_BODY, STATUS_RANK
+from bot.worker import inbound as jobs
 from ledger.db import transaction
 from tests.conftest import AUTH_TOKEN, BOT_NUMBER, WHATSAPP_NUMBER, sign
 from tests.test_helpers import load_demo

@@ -22,10 +22,10 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, inspect, select
 
-from bot.models import InboundMessage, OutboundMessage
-from bot.moderators import add_web_moderator
+from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.moderation.accounts import add_web_moderator
 from bot.parsing.commands import MAX_PASTE
-from bot.sweeper import sweep
+from bot.worker.sweeper import sweep
 from ledger.chain import entry_hash, verify
 from ledger.db import transaction
 from ledger.models import Article, Base, Decision, Evidence, LedgerEntry, QuestionNode

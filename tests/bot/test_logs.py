@@ -9,8 +9,8 @@ import logging
 
 import pytest
 
-from bot import logs
 from bot.config import Settings
+from bot.ops import logs
 from tests.conftest import AUTH_TOKEN, SECRET_KEY
 from tests.support.messaging import drain, inbound_params, post_signed
 from tests.test_helpers import load_demo
@@ -44,17 +44,19 @@ def test_json_lines_carry_message_sid_and_job_id_and_no_secrets(services, client
         assert set(record) >= {"ts", "level", "logger", "msg", "message_sid", "job_id"}
         assert record["ts"].endswith("Z")
 
-    stored = [r for r in records if r["logger"] == "bot.webhook" and "stored" in r["msg"]]
+    stored = [r for r in records if r["logger"] == "bot.web.webhook" and "stored" in r["msg"]]
     assert len(stored) == 1
     assert stored[0]["message_sid"] == sid and stored[0]["job_id"] is None
     assert "+1555•••4567" in stored[0]["msg"]
 
-    handled = [r for r in records if r["logger"] == "bot.jobs" and "handled as" in r["msg"]]
+    handled = [
+        r for r in records if r["logger"] == "bot.worker.inbound" and "handled as" in r["msg"]
+    ]
     assert len(handled) == 1
     assert handled[0]["message_sid"] == sid
     assert handled[0]["job_id"] == f"inbound-{sid}"
 
-    sends = [r for r in records if r["logger"] == "bot.jobs" and "sent to" in r["msg"]]
+    sends = [r for r in records if r["logger"] == "bot.worker.sending" and "sent to" in r["msg"]]
     assert len(sends) == 1
     assert sends[0]["message_sid"] == sid
     assert sends[0]["job_id"].startswith("send-")

@@ -8,10 +8,10 @@ import re
 
 from sqlalchemy import func, select
 
-from bot import metrics, redis_embedded
-from bot.app import create_app
-from bot.models import OutboundMessage
-from bot.services import Services, install
+from bot.messaging.models import OutboundMessage
+from bot.ops import metrics, redis_embedded
+from bot.ops.services import Services, install
+from bot.web.app import create_app
 from ledger.models import LedgerHead
 from tests.support.messaging import drain, inbound_params, post_signed
 from tests.test_helpers import load_demo

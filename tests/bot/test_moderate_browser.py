@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bot.moderators import add_web_moderator
-from bot.redis_embedded import free_port
+from bot.moderation.accounts import add_web_moderator
+from bot.ops.redis_embedded import free_port
 from ledger.db import transaction
 from ledger.models import Decision, Evidence
 from tests.support.messaging import drain, inbound_params, post_signed

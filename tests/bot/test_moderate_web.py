@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bot.moderators import add_web_moderator
+from bot.moderation.accounts import add_web_moderator
 from ledger.db import transaction
 from ledger.models import Decision, Evidence
 from tests.support.messaging import drain, inbound_params, post_signed

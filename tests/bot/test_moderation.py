@@ -12,9 +12,10 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from bot.cli import cli
-from bot.models import Contact, ModeratorAlert, OutboundMessage
-from bot.services import install
-from bot.sweeper import sweep
+from bot.messaging.models import Contact, OutboundMessage
+from bot.moderation.models import ModeratorAlert
+from bot.ops.services import install
+from bot.worker.sweeper import sweep
 from ledger.chain import verify
 from ledger.models import Decision, Evidence, LedgerEntry
 from tests.support.messaging import drain, inbound_params, post_signed
@@ -214,7 +215,7 @@ def test_no_phone_number_in_any_ledger_entry(client, services, twilio, queued):
 
 def _decide_in_process(url, barrier, evidence_id, approve, name, results):
     from ledger.db import make_engine, session_factory, transaction
-    from ledger.moderation import Moderator, decide
+    from ledger.decisions import Decider, decide
 
     engine = make_engine(url)
     factory = session_factory(engine)
@@ -224,7 +225,7 @@ def _decide_in_process(url, barrier, evidence_id, approve, name, results):
             session,
             evidence_id,
             approve=approve,
-            moderator=Moderator(f"p-{name}", name, "web"),
+            moderator=Decider(f"p-{name}", name, "web"),
             now=datetime.now(UTC),
             tier="human" if approve else None,
             reason=None if approve else "race",

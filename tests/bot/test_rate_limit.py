@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.models import InboundMessage
-from bot.rate_limit import NOTICE, REPEAT_LIMIT
+from bot.messaging.models import InboundMessage
+from bot.worker.rate_limit import NOTICE, REPEAT_LIMIT
 from tests.support.messaging import drain, inbound_params, post_signed
 from tests.test_helpers import count, load_demo
 

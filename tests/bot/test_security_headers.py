@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import create_app
-from bot.security import CONTENT_SECURITY_POLICY
-from bot.services import Services, install
+from bot.ops.services import Services, install
+from bot.web.app import create_app
+from bot.web.security import CONTENT_SECURITY_POLICY
 from tests.support.messaging import inbound_params, post_signed
 from tests.test_helpers import load_demo
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "bot" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "bot" / "web" / "templates"
 EXPECTED = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'none'; style-src 'self'; object-src 'none'; "

@@ -7,17 +7,17 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.jobs import TransientSendError, send_outbound
-from bot.models import Contact, OutboundMessage
-from bot.queueing import MAX_SEND_ATTEMPTS
+from bot.messaging.models import Contact, OutboundMessage
+from bot.messaging.queueing import MAX_SEND_ATTEMPTS
+from bot.worker.sending import TransientSendError, send_outbound
 from tests.support.messaging import inbound_params, post_signed
 from tests.test_helpers import load_demo
 
 
 def queued_reply(client, services, body="semax|will this reach me?"):
     """Handle one inbound message and return the id of its (unsent) reply."""
-    from bot.jobs import process_inbound
-    from bot.models import InboundMessage
+    from bot.messaging.models import InboundMessage
+    from bot.worker.inbound import process_inbound
 
     load_demo(services)
     post_signed(client, inbound_params("+15551234567", body))
@@ -85,7 +85,7 @@ def test_timeout_is_reconciled_not_blindly_resent(client, services, twilio):
     """Twilio took the message but answered too late: we must not send it a second time."""
     from datetime import timedelta
 
-    from bot.sweeper import reconcile_sending
+    from bot.worker.sweeper import reconcile_sending
 
     outbound_id = queued_reply(client, services)
     twilio.delay_next(1, 3.0)  # the client gives up after 2 s; the stand-in keeps the message
@@ -126,7 +126,7 @@ class TestDevMode:
 
 def test_without_an_auth_token_a_local_one_is_generated_and_kept(tmp_path):
     from bot.config import Settings
-    from bot.services import Services
+    from bot.ops.services import Services
 
     settings = Settings.load({"instance_path": str(tmp_path)}, env={})
     token = Services(settings).webhook_auth_token
@@ -139,7 +139,7 @@ def test_a_failed_send_job_is_scheduled_for_retry_with_backoff(client, services,
     """Through a real worker: the job raises, RQ schedules it again (Retry needs the scheduler)."""
     from rq.registry import ScheduledJobRegistry
 
-    from bot.queueing import SEND_RETRY, send_job_id
+    from bot.messaging.queueing import SEND_RETRY, send_job_id
     from tests.support.messaging import drain
 
     outbound_id = queued_reply(client, services)  # its send job is queued

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.sms import GSM7_BASIC, GSM7_EXTENSION, fit, fit_lines, is_gsm7, segments
+from bot.messaging.sms import GSM7_BASIC, GSM7_EXTENSION, fit, fit_lines, is_gsm7, segments
 
 
 def test_gsm7_tables():

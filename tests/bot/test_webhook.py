@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot import redis_embedded
-from bot.models import InboundMessage, OutboundMessage
-from bot.services import Services, install
-from bot.sweeper import sweep
+from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.ops import redis_embedded
+from bot.ops.services import Services, install
+from bot.worker.sweeper import sweep
 from ledger.models import QuestionNode
 from tests.conftest import ACCOUNT_SID
 from tests.support.messaging import drain, inbound_params, post_signed

@@ -46,11 +46,12 @@ if INCLUDE_KNOWN_BUGS:
     sys.argv.remove("--include-known-bugs")
 
 with atheris.instrument_imports(include=["bot", "ledger"]):
-    import bot.models  # noqa: F401  (register all tables)
-    from bot import jobs, redis_embedded
-    from bot.app import create_app
-    from bot.models import InboundMessage, OutboundMessage
-    from bot.services import Services
+    import bot.messaging.models  # noqa: F401  (register all tables)
+    from bot.messaging.models import InboundMessage, OutboundMessage
+    from bot.ops import redis_embedded
+    from bot.ops.services import Services
+    from bot.web.app import create_app
+    from bot.worker import inbound as jobs
     from ledger.db import make_engine, transaction
     from ledger.migrate import upgrade
 

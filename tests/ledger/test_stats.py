@@ -15,9 +15,9 @@ from sqlalchemy import event, select
 from ledger.article_format import ArticleRecord, ClaimRecord, SourceRecord, parse_article
 from ledger.chain import append
 from ledger.db import transaction
+from ledger.decisions import Decider, decide
 from ledger.importer import import_article
 from ledger.models import Article, Evidence, QuestionNode
-from ledger.moderation import Moderator, decide
 from ledger.stats import FORMULA, article_stats, stats_for
 from tests.test_helpers import SEED
 
@@ -28,7 +28,7 @@ SECTIONS = {
     "Other anecdote evidence": "other",
     "What we do not know": None,
 }
-MODERATOR = Moderator("p-0f1e2d3c4b5a6978", "tester", "web")
+MODERATOR = Decider("p-0f1e2d3c4b5a6978", "tester", "web")
 SOURCE_LINE = re.compile(r"\(source (s\d+)\)$")
 # The page does not say which "scientists" entries are consumer web pages; the parser's
 # documented rule (article_format) reads it from the title. Restated here as plain text markers.

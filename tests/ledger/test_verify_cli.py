@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-import bot.services
+import bot.ops.services
 from bot.cli import cli
 from ledger.chain import append, verify
 from ledger.db import session_factory, transaction
@@ -22,7 +22,7 @@ GENESIS = "0" * 64
 def run_cli(database_url, tmp_path, monkeypatch):
     """Invoke the real command group with the environment an operator would set."""
     # The CLI installs its Services as the process-wide current one; put ours back after.
-    monkeypatch.setattr(bot.services, "_current", bot.services._current)
+    monkeypatch.setattr(bot.ops.services, "_current", bot.ops.services._current)
     env = {
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -32,10 +32,10 @@ def run_cli(database_url, tmp_path, monkeypatch):
     }
 
     def run(*args: str):
-        before = bot.services._current
+        before = bot.ops.services._current
         result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-        if bot.services._current is not before:
-            bot.services._current.close()  # dispose the CLI's engine
+        if bot.ops.services._current is not before:
+            bot.ops.services._current.close()  # dispose the CLI's engine
         return result
 
     return run

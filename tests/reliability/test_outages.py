@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from bot.jobs import TransientSendError, process_inbound, send_outbound
-from bot.models import InboundMessage, OutboundMessage
-from bot.services import Services, install
-from bot.sweeper import sweep
+from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.ops.services import Services, install
+from bot.worker.inbound import process_inbound
+from bot.worker.sending import TransientSendError, send_outbound
+from bot.worker.sweeper import sweep
 from ledger.chain import verify
 from ledger.db import make_engine
 from ledger.models import QuestionNode

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import InboundMessage, OutboundMessage
-from bot.sweeper import sweep
+from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.worker.sweeper import sweep
 from ledger.chain import verify
 from ledger.models import LedgerEntry, QuestionNode
 from tests.support.messaging import drain, inbound_params, post_signed

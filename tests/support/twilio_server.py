@@ -71,7 +71,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from bot.sms import segments
+from bot.messaging.sms import segments
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,30 @@
+"""The ``ledgerbot`` command: one click group, one module per command or command group.
+
+The table below is the one place a command is added.
+"""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import db, doctor, moderators, records, run, text
+
+
+@click.group()
+def cli() -> None:
+    """ledgerbot: a Twilio SMS/WhatsApp bot in front of a public evidence ledger."""
+
+
+COMMANDS = (
+    db.db,
+    records.verify,
+    records.import_article_command,
+    run.up,
+    run.worker,
+    run.sweep,
+    doctor.doctor,
+    text.text,
+    moderators.moderators,
+)
+for command in COMMANDS:
+    cli.add_command(command)

@@ -1,0 +1,107 @@
+"""Who moderates: phone numbers (MODERATOR_NUMBERS and the ``moderators`` table) and web logins."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bot.messaging.addresses import AddressError, parse_address
+from bot.moderation.models import ModeratorAccount
+
+
+def moderator_numbers(session: Session, settings) -> list[str]:
+    stored = session.scalars(
+        select(ModeratorAccount.number).where(
+            ModeratorAccount.kind == "phone", ModeratorAccount.active.is_(True)
+        )
+    ).all()
+    return sorted(set(settings.moderator_numbers) | {n for n in stored if n})
+
+
+def is_moderator(session: Session, settings, number: str) -> bool:
+    if number in settings.moderator_numbers:
+        return True
+    return (
+        session.scalar(
+            select(ModeratorAccount.id).where(
+                ModeratorAccount.kind == "phone",
+                ModeratorAccount.number == number,
+                ModeratorAccount.active.is_(True),
+            )
+        )
+        is not None
+    )
+
+
+def add_web_moderator(session: Session, username: str, password: str) -> ModeratorAccount:
+    moderator = session.scalar(
+        select(ModeratorAccount).where(ModeratorAccount.username == username)
+    )
+    if moderator is None:
+        moderator = ModeratorAccount(kind="web", username=username)
+        session.add(moderator)
+    moderator.password_hash = generate_password_hash(password)
+    moderator.active = True
+    session.flush()
+    return moderator
+
+
+def check_web_login(session: Session, username: str, password: str) -> ModeratorAccount | None:
+    moderator = session.scalar(
+        select(ModeratorAccount).where(
+            ModeratorAccount.kind == "web",
+            ModeratorAccount.username == username,
+            ModeratorAccount.active.is_(True),
+        )
+    )
+    # Hash something even for unknown names so response time does not reveal who exists.
+    stored = moderator.password_hash if moderator else generate_password_hash("x")
+    if check_password_hash(stored or "", password) and moderator is not None:
+        return moderator
+    return None
+
+
+def add_phone_moderator(session: Session, who: str) -> str:
+    """Add (or re-activate) a moderator number; ``who`` in any form ``parse_address`` reads.
+
+    Raises AddressError. Adding and removing share this one normaliser, so whatever form was
+    used to add a number (``whatsapp:+1…``, ``+1…``) also removes it.
+    """
+    _, number = parse_address(who)
+    moderator = session.scalar(select(ModeratorAccount).where(ModeratorAccount.number == number))
+    if moderator is None:
+        session.add(ModeratorAccount(kind="phone", number=number))
+    else:
+        moderator.active = True
+    return number
+
+
+def remove_moderator(session: Session, who: str) -> ModeratorAccount | None:
+    """Deactivate a moderator by number (any form) or web name; None when there is none.
+
+    A web moderator's sessions end with it: the login loader refuses inactive accounts.
+    """
+    try:
+        _, key = parse_address(who)
+    except AddressError:
+        key = who
+    moderator = session.scalar(
+        select(ModeratorAccount).where(
+            ModeratorAccount.active.is_(True),
+            (ModeratorAccount.number == key) | (ModeratorAccount.username == who),
+        )
+    )
+    if moderator is not None:
+        moderator.active = False
+    return moderator
+
+
+def active_accounts(session: Session) -> list[ModeratorAccount]:
+    return list(
+        session.scalars(
+            select(ModeratorAccount)
+            .where(ModeratorAccount.active.is_(True))
+            .order_by(ModeratorAccount.id)
+        )
+    )

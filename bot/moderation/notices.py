@@ -1,0 +1,116 @@
+"""What moderation tells people: moderators that items wait, contributors and askers what was
+decided."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.messaging.models import Contact
+from bot.messaging.outbox import Notice
+from bot.moderation.accounts import moderator_numbers
+from bot.moderation.models import ModeratorAlert
+from ledger.db import insert_ignoring_conflicts
+from ledger.decisions import DecisionResult
+from ledger.models import Evidence, LedgerEntry, QuestionNode
+
+ALERT_INTERVAL = timedelta(minutes=10)
+
+
+def alerts(session: Session, settings, now: datetime) -> list[Notice]:
+    """At most one 'items wait' text per moderator per ten minutes, counting what waits.
+
+    Called when evidence arrives and by the sweeper, so items that arrived during a quiet
+    period are announced once it ends. The conditional UPDATE keeps concurrent callers from
+    both sending.
+    """
+    waiting, newest = session.execute(
+        select(func.count(), func.max(Evidence.created_at)).where(Evidence.status == "pending")
+    ).one()
+    if not waiting:
+        return []
+    if newest.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
+        newest = newest.replace(tzinfo=UTC)
+    stamp = max(now, newest)
+    notices = []
+    for number in moderator_numbers(session, settings):
+        insert_ignoring_conflicts(
+            session,
+            ModeratorAlert.__table__,
+            {"number": number, "last_sent_at": now - 2 * ALERT_INTERVAL},
+        )
+        claimed = session.execute(
+            update(ModeratorAlert)
+            .where(
+                ModeratorAlert.number == number,
+                ModeratorAlert.last_sent_at <= now - ALERT_INTERVAL,
+                ModeratorAlert.last_sent_at < newest,
+            )
+            .values(last_sent_at=stamp)
+        ).rowcount
+        if claimed:
+            channel = _channel_of(session, number)
+            notices.append(
+                Notice(
+                    channel,
+                    number,
+                    f"{waiting} evidence item{'s' if waiting != 1 else ''} wait for review. "
+                    "Send: pending",
+                    f"alert:{number}:{now.isoformat()}",
+                    "alert",
+                )
+            )
+    return notices
+
+
+def _channel_of(session: Session, number: str) -> str:
+    """Reach moderators where they last wrote from (WhatsApp or SMS)."""
+    channel = session.scalar(
+        select(Contact.channel)
+        .where(Contact.number == number)
+        .order_by(Contact.last_inbound_at.desc().nulls_last())
+        .limit(1)
+    )
+    return channel or "sms"
+
+
+def receipts(session: Session, outcome: DecisionResult, public_url: str) -> list[Notice]:
+    """The contributor hears the outcome; on approval the asker hears evidence arrived."""
+    evidence, decision = outcome.evidence, outcome.decision
+    notices = []
+    contributor = session.get(Contact, evidence.contact_id) if evidence.contact_id else None
+    if contributor is not None:
+        if decision.outcome == "approved":
+            digest = session.scalar(
+                select(LedgerEntry.hash).where(LedgerEntry.seq == decision.evidence_seq)
+            )
+            body = (
+                f"Your evidence E{evidence.id} was approved as {decision.tier} and is in the "
+                f"ledger as entry #{decision.evidence_seq} (hash {digest[:12]}). Thank you!"
+            )
+        else:
+            body = f"Your evidence E{evidence.id} was not added: {decision.reason}"
+        notices.append(
+            Notice(
+                contributor.channel, contributor.number, body, f"receipt:E{evidence.id}", "receipt"
+            )
+        )
+    if decision.outcome == "approved":
+        node = session.get(QuestionNode, evidence.question_id)
+        asker = session.get(Contact, node.contact_id) if node.contact_id else None
+        if asker is not None and (contributor is None or asker.id != contributor.id):
+            slug = evidence.article.slug
+            notices.append(
+                Notice(
+                    asker.channel,
+                    asker.number,
+                    f"New {decision.tier} evidence arrived on your question q:{node.id} "
+                    f'"{node.text[:80]}". Send {slug}|{node.text[:40]} or see the article. '
+                    "Not medical advice.",
+                    f"arrived:E{evidence.id}:{asker.id}",
+                    "receipt",
+                )
+            )
+    return notices

@@ -1,0 +1,66 @@
+"""The one review path: a decision by text, WhatsApp or the web queue goes through here.
+
+It takes the session, the settings and the moderator, makes the decision (once, on the
+record: ``ledger.decisions``) and returns the notices to send — the contributor's receipt and
+the asker's "evidence arrived". It never commits and never enqueues: the caller stores the
+notices and queues them after its own commit, as the inbound job does for every reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.messaging.addresses import mask
+from bot.messaging.outbox import Notice
+from bot.moderation.notices import receipts
+from ledger.decisions import Decider, DecisionError, DecisionResult, decide
+from ledger.pseudonym import pseudonym
+
+__all__ = ["DecisionError", "Review", "phone_decider", "review", "web_decider"]
+
+
+@dataclass(frozen=True)
+class Review:
+    result: DecisionResult
+    notices: list[Notice] = field(default_factory=list)
+
+    @property
+    def decided(self) -> bool:
+        return self.result.decided
+
+
+def phone_decider(handle: str, number: str, channel: str) -> Decider:
+    """A moderator texting in: known by pseudonym, shown to other moderators masked."""
+    return Decider(handle, mask(number), channel)
+
+
+def web_decider(secret_key: str, username: str) -> Decider:
+    return Decider(pseudonym(f"web:{username}", secret_key), username, "web")
+
+
+def review(
+    session: Session,
+    evidence_id: int,
+    *,
+    moderator: Decider,
+    approve: bool,
+    now: datetime,
+    public_url: str,
+    tier: str | None = None,
+    reason: str | None = None,
+) -> Review:
+    """Decide ``evidence_id``; raises DecisionError with a message the moderator can act on."""
+    result = decide(
+        session,
+        evidence_id,
+        approve=approve,
+        moderator=moderator,
+        now=now,
+        tier=tier if approve else None,
+        reason=None if approve else reason,
+    )
+    notices = receipts(session, result, public_url) if result.decided else []
+    return Review(result, notices)

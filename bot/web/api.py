@@ -1,0 +1,176 @@
+"""The public JSON API: articles with their statistics, and the ledger in its public format.
+
+Everything here is read-only and public, so every response may be read from any origin.
+Ledger entries never change once written; pages of them carry an ETag built from the seqs
+and hashes they contain, so mirrors can poll cheaply with ``If-None-Match``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from bot.catalogue.articles import find_article
+from bot.ops.services import current as current_services
+from bot.web.limits import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX
+from bot.web.openapi import document
+from ledger.chain import head, public_entry
+from ledger.models import TIERS, Article, LedgerEntry
+from ledger.stats import load_ledgers, pending_counts
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+class ApiError(HTTPException):
+    def __init__(self, code: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.error = code, error
+
+
+def error_response(code: int, error: str, message: str) -> Response:
+    """JSON errors, CORS included: app-level handlers run outside this blueprint's hooks."""
+    response = jsonify(error=error, message=message)
+    response.status_code = code
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError):
+    return error_response(error.code, error.error, error.description)
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "If-None-Match"
+    response.headers["Access-Control-Expose-Headers"] = "ETag"
+    return response
+
+
+def _read_session():
+    return current_services().read_sessions()
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        raise ApiError(400, "bad_request", f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def _find_article(session, slug: str) -> Article:
+    article = find_article(session, slug)
+    if article is None:
+        raise ApiError(404, "not_found", f"no article {slug!r}")
+    return article
+
+
+def article_json(article: Article, stats: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "slug": article.slug,
+        "title": article.title,
+        "summary": article.summary,
+        "limits": article.limits,
+        "url": f"/a/{article.slug}",
+        "stats": stats,
+    }
+
+
+def _conditional(response: Response, etag: str, max_age: int) -> Response:
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    return response.make_conditional(request)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+@bp.get("/articles")
+def articles():
+    with _read_session() as session:
+        rows = session.scalars(select(Article).order_by(Article.slug)).all()
+        slugs = [a.slug for a in rows]
+        ledgers, pending = load_ledgers(session, slugs), pending_counts(session, slugs)
+    return jsonify(
+        articles=[article_json(a, ledgers[a.slug].stats(pending[a.slug]).as_dict()) for a in rows]
+    )
+
+
+@bp.get("/articles/<slug>")
+def article(slug: str):
+    with _read_session() as session:
+        found = _find_article(session, slug)
+        ledger = load_ledgers(session, [found.slug])[found.slug]
+        pending = pending_counts(session, [found.slug])[found.slug]
+    return jsonify(article_json(found, ledger.stats(pending).as_dict()))
+
+
+@bp.get("/articles/<slug>/claims")
+def claims(slug: str):
+    tier = request.args.get("tier")
+    if tier is not None and tier not in TIERS:
+        raise ApiError(400, "bad_request", "tier must be one of: " + ", ".join(TIERS))
+    with _read_session() as session:
+        found = _find_article(session, slug)
+        ledger = load_ledgers(session, [found.slug])[found.slug]
+    items = [c.as_dict() for c in ledger.claims if tier is None or c.tier == tier]
+    return jsonify(slug=found.slug, tier=tier, claims=items)
+
+
+@bp.get("/articles/<slug>/questions")
+def questions(slug: str):
+    with _read_session() as session:
+        found = _find_article(session, slug)
+        ledger = load_ledgers(session, [found.slug])[found.slug]
+    return jsonify(slug=found.slug, questions=[q.as_dict() for q in ledger.questions])
+
+
+@bp.get("/ledger")
+def ledger_page():
+    after = _int_arg("after", 0, 0, SEQ_MAX)
+    limit = _int_arg("limit", PAGE_DEFAULT, 1, PAGE_MAX)
+    with _read_session() as session:
+        rows = session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.seq > after)
+            .order_by(LedgerEntry.seq)
+            .limit(limit)
+        ).all()
+        entries = [public_entry(row) for row in rows]
+    next_after = entries[-1]["seq"] if entries else after
+    body = {"after": after, "limit": limit, "next_after": next_after, "entries": entries}
+    links = "|".join(f"{e['seq']}:{e['hash']}" for e in entries)
+    etag = hashlib.sha256(f"{after}/{limit}/{links}".encode()).hexdigest()[:32]
+    # A page can still grow until it is full, so caches must revalidate it.
+    return _conditional(jsonify(body), etag, max_age=0)
+
+
+@bp.get(f"/ledger/<int(max={SEQ_MAX}):seq>")
+def ledger_entry(seq: int):
+    with _read_session() as session:
+        row = session.get(LedgerEntry, seq)
+        entry = public_entry(row) if row is not None else None
+    if entry is None:
+        raise ApiError(404, "not_found", f"no ledger entry {seq}")
+    return _conditional(jsonify(entry), entry["hash"], max_age=86400)
+
+
+@bp.get("/ledger/head")
+def ledger_head():
+    with _read_session() as session:
+        seq, digest = head(session)
+    return jsonify(seq=seq, hash=digest)

@@ -1,0 +1,37 @@
+"""The Flask app factory. Building an app does no I/O: connections open on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from bot.config import Settings
+from bot.ops import services as services_module
+from bot.ops.services import Services
+
+
+def create_app(config: Mapping[str, Any] | None = None, services: Services | None = None) -> Flask:
+    settings = services.settings if services is not None else Settings.load(config)
+    app = Flask(__name__, instance_path=settings.instance_path)
+    services = services or Services(settings)
+    services_module.install(services)
+    app.extensions[services_module.EXTENSION] = services
+    app.config.update(MAX_CONTENT_LENGTH=256 * 1024, **dict(settings.extra))
+    # One proxy hop (the usual TLS terminator): URLs and client addresses match the outside.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    from bot.ops import logs
+    from bot.web import api, errors, health, metrics, moderate, public, security, webhook
+    from bot.web import auth as web_auth
+
+    logs.configure_for(services)
+    web_auth.configure(app, services.secret_key, settings.public_url)
+    security.install(app, settings.public_url)
+    errors.install(app)
+    # The one table of what the app serves.
+    for blueprint in (webhook.bp, health.bp, public.bp, api.bp, moderate.bp, metrics.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,234 @@
+"""The OpenAPI 3 description of ``bot/api.py``, served at ``/api/openapi.json``.
+
+Built from the same constants the API and the statistics use (tiers, source groups, page
+limits, score labels), so the contract cannot drift from the code on those points; the tests
+fuzz the API against this document to catch drift anywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.web.limits import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX
+from ledger.models import TIERS
+from ledger.stats import FORMULA, LABELS, SOURCE_GROUPS, WEIGHTS
+
+HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+COUNT = {"type": "integer", "minimum": 0}
+SEQ = {"type": "integer", "minimum": 1}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": properties,
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+def _counts(names) -> dict[str, Any]:
+    return _object({name: COUNT for name in names})
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _object({"error": {"type": "string"}, "message": {"type": "string"}}),
+    "Confidence": _object(
+        {
+            "value": {"type": "number", "minimum": 0, "maximum": WEIGHTS.ceiling},
+            "label": {"type": "string", "enum": list(LABELS)},
+            "formula": {"type": "string", "enum": [FORMULA]},
+        },
+        description="How much graded evidence is catalogued; not clinical certainty.",
+    ),
+    "Stats": _object(
+        {
+            "sources": _counts(SOURCE_GROUPS),
+            "sources_by_kind": {"type": "object", "additionalProperties": COUNT},
+            "total_sources": COUNT,
+            "claims": _counts(TIERS),
+            "total_claims": COUNT,
+            "questions": _counts(("open", "answered")),
+            "pending": COUNT,
+            "confidence": _ref("Confidence"),
+        },
+        description="Computed from the article's ledger entries (pending: evidence awaiting "
+        "review, not yet in the ledger).",
+    ),
+    "Article": _object(
+        {
+            "slug": {"type": "string"},
+            "title": {"type": "string"},
+            "summary": {"type": "string"},
+            "limits": {"type": "string"},
+            "url": {"type": "string", "description": "the HTML page, relative to this host"},
+            "stats": _ref("Stats"),
+        }
+    ),
+    "Claim": _object(
+        {
+            "seq": SEQ,
+            "kind": {"type": "string", "enum": ["claim", "evidence"]},
+            "tier": {"type": "string", "enum": list(TIERS)},
+            "text": {"type": "string"},
+            "sid": {"type": "string", "nullable": True},
+            "node_id": {"type": "integer", "nullable": True},
+        }
+    ),
+    "Question": _object(
+        {
+            "seq": SEQ,
+            "node_id": {"type": "integer"},
+            "question": {"type": "string"},
+            "asker": {"type": "string", "description": "a pseudonym, never a number"},
+            "status": {"type": "string", "enum": ["open", "answered"]},
+            "answered_by": {"type": "array", "items": SEQ},
+        }
+    ),
+    "LedgerEntry": _object(
+        {
+            "seq": SEQ,
+            "kind": {"type": "string"},
+            "slug": {"type": "string"},
+            "payload": {"type": "object"},
+            "prev_hash": HASH,
+            "created_at": {"type": "string"},
+            "hash": HASH,
+        },
+        description="The public entry format (see README): hash is the SHA-256 of the "
+        "canonical JSON of the other six fields.",
+    ),
+    "LedgerHead": _object({"seq": COUNT, "hash": HASH}),
+}
+
+
+def _json(schema: dict[str, Any], description: str, headers: dict | None = None) -> dict:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+CORS = {"Access-Control-Allow-Origin": {"schema": {"type": "string", "enum": ["*"]}}}
+ETAGGED = {**CORS, "ETag": {"required": True, "schema": {"type": "string"}}}
+ERROR = _ref("Error")
+NOT_FOUND = _json(ERROR, "no such article or entry", CORS)
+BAD_REQUEST = _json(ERROR, "a query parameter is invalid", CORS)
+NOT_MODIFIED = {"description": "matches If-None-Match", "headers": ETAGGED}
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
+
+
+def _get(operation_id: str, summary: str, ok: dict, *, parameters=(), **more) -> dict:
+    responses = {"200": ok, **more}
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "parameters": list(parameters),
+            "responses": responses,
+        }
+    }
+
+
+def _page_param(name: str, low: int, high: int, default: int, text: str) -> dict:
+    schema = {"type": "integer", "minimum": low, "maximum": high, "default": default}
+    return {"name": name, "in": "query", "schema": schema, "description": text}
+
+
+def document() -> dict[str, Any]:
+    articles = {"type": "array", "items": _ref("Article")}
+    tier = {"name": "tier", "in": "query", "schema": {"type": "string", "enum": list(TIERS)}}
+    page = _object(
+        {
+            "after": COUNT,
+            "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX},
+            "next_after": COUNT,
+            "entries": {"type": "array", "items": _ref("LedgerEntry")},
+        }
+    )
+    claims = _object(
+        {
+            "slug": {"type": "string"},
+            "tier": {"type": "string", "enum": list(TIERS), "nullable": True},
+            "claims": {"type": "array", "items": _ref("Claim")},
+        }
+    )
+    questions = _object(
+        {"slug": {"type": "string"}, "questions": {"type": "array", "items": _ref("Question")}}
+    )
+    seq = {
+        "name": "seq",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0, "maximum": SEQ_MAX},
+    }
+    paths = {
+        "/api/articles": _get(
+            "listArticles",
+            "Every article with its statistics",
+            _json(_object({"articles": articles}), "the articles, by slug", CORS),
+        ),
+        "/api/articles/{slug}": _get(
+            "getArticle",
+            "One article with its statistics, confidence score and formula",
+            _json(_ref("Article"), "the article", CORS),
+            parameters=[SLUG],
+            **{"404": NOT_FOUND},
+        ),
+        "/api/articles/{slug}/claims": _get(
+            "listClaims",
+            "Claims from the article's ledger entries, optionally of one tier",
+            _json(claims, "claims in ledger order", CORS),
+            parameters=[SLUG, tier],
+            **{"400": BAD_REQUEST, "404": NOT_FOUND},
+        ),
+        "/api/articles/{slug}/questions": _get(
+            "listQuestions",
+            "Question nodes on the article, open or answered",
+            _json(questions, "questions in ledger order", CORS),
+            parameters=[SLUG],
+            **{"404": NOT_FOUND},
+        ),
+        "/api/ledger": _get(
+            "listLedgerEntries",
+            "Ledger entries in ascending seq after `after`",
+            _json(page, "a page of entries; pass next_after as after for the next", ETAGGED),
+            parameters=[
+                _page_param("after", 0, SEQ_MAX, 0, "return entries with seq greater than this"),
+                _page_param("limit", 1, PAGE_MAX, PAGE_DEFAULT, "at most this many entries"),
+                IF_NONE_MATCH,
+            ],
+            **{"304": NOT_MODIFIED, "400": BAD_REQUEST},
+        ),
+        "/api/ledger/head": _get(
+            "getLedgerHead",
+            "The chain's tip (seq 0 and 64 zeros when the ledger is empty)",
+            _json(_ref("LedgerHead"), "the head", CORS),
+        ),
+        "/api/ledger/{seq}": _get(
+            "getLedgerEntry",
+            "One ledger entry; its ETag is its hash",
+            _json(_ref("LedgerEntry"), "the entry", ETAGGED),
+            parameters=[seq, IF_NONE_MATCH],
+            **{"304": NOT_MODIFIED, "404": NOT_FOUND},
+        ),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "ledgerbot public API",
+            "version": "1",
+            "description": "Read-only access to the evidence ledger. Not medical advice.",
+        },
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,155 @@
+"""The sending job: one outbound row handed to Twilio, exactly once.
+
+A text handed to Twilio cannot be taken back, so the row is claimed (pending → sending) and
+committed *before* the API call: no crash or retry can send it twice. A send whose answer was
+lost is reconciled by the sweeper against Twilio's message list, never simply resent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, timedelta
+
+import requests
+from sqlalchemy import select, update
+from twilio.base.exceptions import TwilioRestException
+
+from bot.messaging.addresses import format_address, mask
+from bot.messaging.models import Contact, InboundMessage, OutboundMessage
+from bot.messaging.queueing import MAX_SEND_ATTEMPTS
+from bot.ops import logs
+from bot.ops import services as services_module
+from bot.worker import failpoints
+from bot.worker.observe import now, observed
+from ledger.db import transaction
+
+log = logging.getLogger(__name__)
+
+OPTED_OUT = 21610
+RETRYABLE_HTTP = {429, 500, 502, 503, 504}
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+class TransientSendError(RuntimeError):
+    """Twilio could not take the message now; RQ retries the job with backoff."""
+
+
+def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
+    """Pending → sending, committed, or None when there is nothing (more) to send."""
+    with transaction(services.sessions) as session:
+        row = session.execute(
+            select(OutboundMessage, InboundMessage.message_sid)
+            .outerjoin(InboundMessage, OutboundMessage.inbound_id == InboundMessage.id)
+            .where(OutboundMessage.id == outbound_id)
+            .with_for_update(of=OutboundMessage)
+        ).one_or_none()
+        if row is None or row[0].status != "pending":
+            return None
+        message, message_sid = row
+        logs.bind(message_sid=message_sid)  # the send's log lines name the text it answers
+        contact = session.scalar(
+            select(Contact).where(
+                Contact.channel == message.channel, Contact.number == message.to_number
+            )
+        )
+        if contact is not None and contact.opted_out and message.kind != "opt_out_confirmation":
+            message.status, message.error_message = "suppressed", "recipient opted out"
+            return None
+        if message.channel == "whatsapp" and not _in_session_window(contact):
+            template = services.settings.twilio_whatsapp_template_sid
+            if not template:
+                message.status = "not_sent"
+                message.error_message = (
+                    "outside the WhatsApp 24-hour window and no TWILIO_WHATSAPP_TEMPLATE_SID"
+                )
+                return None
+            message.content_sid = template
+            message.content_variables = json.dumps({"1": message.body}, ensure_ascii=False)
+        if services.twilio is None:
+            message.status = "logged"
+            log.info("dev mode, not sent: to %s: %s", mask(message.to_number), message.body[:200])
+            return None
+        message.status = "sending"
+        message.attempts += 1
+        return message
+
+
+def _in_session_window(contact: Contact | None) -> bool:
+    """WhatsApp allows free-form texts only within 24 hours of the person's last message."""
+    if contact is None or contact.last_inbound_at is None:
+        return False
+    last = contact.last_inbound_at
+    if last.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
+        last = last.replace(tzinfo=UTC)
+    return now() - last <= WHATSAPP_WINDOW
+
+
+@observed
+def send_outbound(outbound_id: int) -> str:
+    services = services_module.current()
+    message = _claim_send(services, outbound_id)
+    if message is None:
+        return "nothing to send"
+    settings = services.settings
+    params = {
+        "to": format_address(message.channel, message.to_number),
+        "from_": format_address(message.channel, message.from_number or ""),
+    }
+    if message.content_sid:
+        params["content_sid"] = message.content_sid
+        params["content_variables"] = message.content_variables
+    else:
+        params["body"] = message.body
+    if settings.public_url:
+        params["status_callback"] = settings.public_url.rstrip("/") + "/twilio/status"
+    failpoints.hit("before_send")
+    try:
+        sent = services.twilio.messages.create(**params)
+    except TwilioRestException as exc:
+        return _record_failure(services, message, exc.status, exc.code, exc.msg)
+    except requests.ReadTimeout:
+        # Twilio may have accepted it: sending again could double it. The row stays
+        # "sending" and the sweeper asks Twilio's message list what happened (reconcile).
+        log.warning("outbound %s: Twilio did not answer in time; will reconcile", outbound_id)
+        return "unconfirmed"
+    except requests.ConnectionError as exc:  # never reached Twilio: safe to retry
+        return _record_failure(services, message, None, None, f"network: {exc}")
+    failpoints.hit("after_send")
+    with transaction(services.sessions) as session:
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == outbound_id)
+            .values(status=sent.status or "queued", twilio_sid=sent.sid, updated_at=now())
+        )
+    log.info("outbound %s sent to %s as %s", outbound_id, mask(message.to_number), sent.sid)
+    return "sent"
+
+
+def _record_failure(services, message: OutboundMessage, status, code, text) -> str:
+    retryable = code != OPTED_OUT and (status is None or status in RETRYABLE_HTTP)
+    final = not retryable or message.attempts >= MAX_SEND_ATTEMPTS
+    with transaction(services.sessions) as session:
+        values = {"error_code": code, "error_message": str(text)[:500], "updated_at": now()}
+        values["status"] = "failed" if final else "pending"
+        session.execute(
+            update(OutboundMessage).where(OutboundMessage.id == message.id).values(**values)
+        )
+        if code == OPTED_OUT:
+            session.execute(
+                update(Contact)
+                .where(Contact.channel == message.channel, Contact.number == message.to_number)
+                .values(opted_out=True, opted_out_at=now())
+            )
+    log.warning(
+        "outbound %s to %s failed (HTTP %s, code %s, attempt %s)%s",
+        message.id,
+        mask(message.to_number),
+        status,
+        code,
+        message.attempts,
+        "" if final else "; will retry",
+    )
+    if final:
+        return "failed"
+    raise TransientSendError(f"Twilio HTTP {status} code {code}: {text}")

@@ -1,0 +1,171 @@
+"""The sweeper: the database is the source of truth, the queue only a way to get work done.
+
+A message can be stored while Redis is down, a job can be lost with a killed worker or a
+flushed Redis; the sweeper finds stored work that is neither done nor queued and queues it
+again. Jobs are idempotent, so queueing something twice is harmless. Work that keeps failing
+is given up after a few rounds and left in a ``failed`` state for operators.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import redis
+from sqlalchemy import select, update
+
+from bot.messaging import outbox
+from bot.messaging.addresses import format_address
+from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.messaging.queueing import (
+    enqueue_inbound,
+    enqueue_send,
+    inbound_job_id,
+    is_live,
+    send_job_id,
+    try_enqueue_sends,
+)
+from bot.moderation.notices import alerts
+from ledger.db import transaction
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(seconds=10)
+STUCK_SENDING = timedelta(minutes=2)  # well past the Twilio client's timeout
+GIVE_UP_SENDING = timedelta(hours=24)
+CLOCK_SKEW = timedelta(minutes=1)
+MAX_SWEEPS_PER_MESSAGE = 10
+BATCH = 500
+
+
+@dataclass
+class SweepReport:
+    inbound_queued: int = 0
+    inbound_failed: int = 0
+    outbound_queued: int = 0
+    outbound_reconciled: int = 0
+    outbound_unknown: int = 0
+    alerts: int = 0
+
+
+def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> SweepReport:
+    now = now or datetime.now(UTC)
+    report = SweepReport()
+    queue = services.queue
+    try:
+        queue.connection.ping()
+    except redis.RedisError as exc:
+        log.warning("sweep skipped: redis unreachable (%s)", exc)
+        return report
+    with transaction(services.sessions) as session:
+        stale = session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.status == "received", InboundMessage.received_at < now - grace)
+            .order_by(InboundMessage.id)
+            .limit(BATCH)
+        ).all()
+        for message in stale:
+            if is_live(queue, inbound_job_id(message.message_sid), now):
+                continue
+            if message.attempts >= MAX_SWEEPS_PER_MESSAGE:
+                message.status = "failed"
+                report.inbound_failed += 1
+                log.error(
+                    "inbound %s given up after %s sweeps", message.message_sid, message.attempts
+                )
+                continue
+            message.attempts += 1
+            enqueue_inbound(queue, message.id, message.message_sid)
+            report.inbound_queued += 1
+
+        waiting = session.scalars(
+            select(OutboundMessage.id)
+            .where(OutboundMessage.status == "pending", OutboundMessage.updated_at < now - grace)
+            .order_by(OutboundMessage.id)
+            .limit(BATCH)
+        ).all()
+        for outbound_id in waiting:
+            if not is_live(queue, send_job_id(outbound_id), now):
+                enqueue_send(queue, outbound_id)
+                report.outbound_queued += 1
+
+        new_alerts = outbox.store(
+            session, services.settings, alerts(session, services.settings, now)
+        )
+
+    try_enqueue_sends(queue, new_alerts)
+    report.outbound_reconciled, report.outbound_unknown = reconcile_sending(services, now)
+    report.alerts = len(new_alerts)
+    if any(vars(report).values()):
+        log.info("sweep: %s", report)
+    return report
+
+
+def reconcile_sending(services, now: datetime) -> tuple[int, int]:
+    """Settle sends that were claimed but never recorded (the worker died mid-send).
+
+    Twilio is asked whether the text arrived: if it lists a message with our body to that
+    number created after the claim, we record it as sent; if not, the row goes back to
+    pending and is sent again. Either way the person gets exactly one text. Rows Twilio can
+    not be asked about for a day are marked ``unknown`` for an operator.
+    """
+    with services.sessions() as session:
+        stuck = session.scalars(
+            select(OutboundMessage)
+            .where(
+                OutboundMessage.status == "sending",
+                OutboundMessage.updated_at < now - STUCK_SENDING,
+            )
+            .limit(100)
+        ).all()
+    reconciled = unknown = 0
+    for message in stuck:
+        claimed_at = message.updated_at
+        if claimed_at.tzinfo is None:
+            claimed_at = claimed_at.replace(tzinfo=UTC)
+        values = None
+        try:
+            match = _find_sent(services, message, claimed_at - CLOCK_SKEW)
+            values = (
+                {"status": match.status or "sent", "twilio_sid": match.sid}
+                if match is not None
+                else {"status": "pending"}
+            )
+            reconciled += 1
+        except Exception as exc:
+            log.warning("could not reconcile outbound %s: %s", message.id, exc)
+            if now - claimed_at > GIVE_UP_SENDING:
+                values = {"status": "unknown", "error_message": "send never confirmed"}
+                unknown += 1
+        if values is not None:
+            with transaction(services.sessions) as session:
+                session.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id == message.id, OutboundMessage.status == "sending")
+                    .values(**values)
+                )
+    return reconciled, unknown
+
+
+def _find_sent(services, message: OutboundMessage, since: datetime):
+    if services.twilio is None:
+        return None
+    to = format_address(message.channel, message.to_number)
+    sender = format_address(message.channel, message.from_number or "")
+    with services.sessions() as session:
+        known = set(
+            session.scalars(
+                select(OutboundMessage.twilio_sid).where(
+                    OutboundMessage.to_number == message.to_number,
+                    OutboundMessage.twilio_sid.is_not(None),
+                )
+            )
+        )
+    for candidate in services.twilio.messages.list(to=to, from_=sender, limit=50):
+        created = candidate.date_created
+        if candidate.sid in known or (created is not None and created < since):
+            continue
+        if (candidate.body or "") == message.body:
+            return candidate
+    return None
