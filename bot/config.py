@@ -1,19 +1,31 @@
 """All configuration, read from the environment in one place (see the README's table).
 
 Tests and tools pass overrides to ``Settings.load``; nothing else reads ``os.environ``.
+``load`` checks every value and refuses to start on a bad one, naming the variable and what
+it allows: a typo in production must stop the process, not quietly turn a limit off.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from bot.messaging.addresses import AddressError, parse_address
 
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 DEFAULT_INSTANCE = Path.cwd() / "instance"
+PREFIX = "LEDGERBOT_"
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed; the message names the variable and the rule."""
 
 
 def _split_numbers(value: str | None) -> tuple[str, ...]:
@@ -48,31 +60,27 @@ class Settings:
     def load(
         cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
     ) -> Settings:
-        """Environment first, then overrides (keys in either ``UPPER`` or ``lower`` case)."""
+        """Environment first, then overrides (keys in either ``UPPER`` or ``lower`` case).
+
+        ``LEDGERBOT_NAME`` wins over ``NAME`` when both are set: the prefixed spelling exists
+        for hosts where the short name means something else. Raises ConfigError.
+        """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         names = {f.name for f in fields(cls)} - {"extra"}
         for name in names:
-            raw = env.get(name.upper()) or env.get(f"LEDGERBOT_{name.upper()}")
-            if raw not in (None, ""):
-                values[name] = raw
+            for variable in (PREFIX + name.upper(), name.upper()):
+                if env.get(variable) not in (None, ""):
+                    values[name] = (variable, env[variable])
+                    break
         extra: dict[str, Any] = {}
         for key, value in (overrides or {}).items():
             if key.lower() in names:
-                values[key.lower()] = value
+                values[key.lower()] = (key.upper(), value)
             else:
                 extra[key] = value
-        for f in fields(cls):
-            if f.name in values and isinstance(values[f.name], str):
-                if f.type in ("int",):
-                    values[f.name] = int(values[f.name])
-                elif f.type in ("float",):
-                    values[f.name] = float(values[f.name])
-                elif f.name == "moderator_numbers":
-                    values[f.name] = _split_numbers(values[f.name])
-        if isinstance(values.get("moderator_numbers"), list):
-            values["moderator_numbers"] = tuple(values["moderator_numbers"])
-        return cls(extra=extra, **values)
+        checked = {name: _check(name, variable, raw) for name, (variable, raw) in values.items()}
+        return cls(extra=extra, **checked)
 
     @property
     def twilio_configured(self) -> bool:
@@ -85,6 +93,130 @@ class Settings:
 
     def resolved_database_url(self) -> str:
         return self.database_url or self.default_database_url
+
+    def redis_key(self, *parts: str) -> str:
+        """Every Redis key of this deployment: ``ledgerbot:<QUEUE_NAME>:…``.
+
+        Two deployments sharing one Redis (different QUEUE_NAMEs) never share a rate limit, a
+        login throttle, the sweep lock or a metric.
+        """
+        return ":".join(("ledgerbot", self.queue_name, *parts))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = raw if isinstance(raw, int) else int(str(raw).strip(), 10)
+        if not low <= value <= high:
+            raise ValueError
+        return value
+
+    parse.allowed = f"a whole number from {low} to {high}"  # type: ignore[attr-defined]
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def parse(raw: Any) -> float:
+        value = float(raw)
+        if not low <= value <= high:  # also refuses nan
+            raise ValueError
+        return value
+
+    parse.allowed = f"a number of seconds from {low:g} to {high:g}"  # type: ignore[attr-defined]
+    return parse
+
+
+def _url(*schemes: str) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        value = str(raw).strip()
+        parts = urlsplit(value)
+        scheme = parts.scheme.lower()
+        if scheme not in schemes:
+            raise ValueError
+        if scheme.startswith("sqlite") or scheme == "unix":
+            return value
+        if not parts.hostname:
+            raise ValueError
+        return value
+
+    parse.allowed = "a URL starting " + " or ".join(f"{s}://" for s in schemes)  # type: ignore[attr-defined]
+    return parse
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        value = str(raw).strip().lower()
+        if value not in options:
+            raise ValueError
+        return value
+
+    parse.allowed = "one of " + ", ".join(options)  # type: ignore[attr-defined]
+    return parse
+
+
+def _address(channel: str) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        got, _number = parse_address(str(raw))
+        if got != channel:
+            raise ValueError
+        return str(raw).strip()
+
+    example = "+15005550006" if channel == "sms" else "whatsapp:+14155238886"
+    parse.allowed = f"a number like {example}"  # type: ignore[attr-defined]
+    return parse
+
+
+def _numbers(raw: Any) -> tuple[str, ...]:
+    items = _split_numbers(raw) if isinstance(raw, str) else tuple(raw)
+    for item in items:
+        parse_address(item)
+    return items
+
+
+_numbers.allowed = "comma-separated E.164 numbers like +15551234567"  # type: ignore[attr-defined]
+
+
+def _queue_name(raw: Any) -> str:
+    value = str(raw).strip()
+    if not QUEUE_NAME.fullmatch(value):
+        raise ValueError
+    return value
+
+
+_queue_name.allowed = "1 to 64 letters, digits, '.', '_' or '-'"  # type: ignore[attr-defined]
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "database_url": _url(
+        "sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"
+    ),
+    "redis_url": _url("redis", "rediss", "unix"),
+    "twilio_api_url": _url("http", "https"),
+    "public_url": _url("http", "https"),
+    "twilio_timeout_s": _number(0.1, 300),
+    "twilio_sms_from": _address("sms"),
+    "twilio_whatsapp_from": _address("whatsapp"),
+    "moderator_numbers": _numbers,
+    "queue_name": _queue_name,
+    "max_segments": _integer(1, 10),
+    "rate_limit_count": _integer(1, 1_000_000),
+    "rate_limit_window_s": _integer(1, 7 * 24 * 3600),
+    "log_format": _choice("text", "json"),
+}
+
+
+def _check(name: str, variable: str, raw: Any) -> Any:
+    parse = PARSERS.get(name)
+    if parse is None:
+        return raw
+    try:
+        return parse(raw)
+    except (ValueError, TypeError, AddressError):
+        shown = "" if "url" in name else f" (got {str(raw)[:40]!r})"
+        raise ConfigError(f"{variable} must be {parse.allowed}{shown}") from None
 
 
 def instance_secret(instance_path: str, name: str, nbytes: int = 32) -> str:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from bot.config import Settings
+from bot.cli.common import load_settings
 from bot.ops.services import Services, install
 
 
@@ -18,7 +18,7 @@ def doctor(ctx: click.Context) -> None:
     from ledger.db import make_engine
 
     if ctx.obj is None:
-        settings = Settings.load()
+        settings = load_settings()
         url = settings.resolved_database_url()
         # Don't hang on an unreachable database server: a doctor should answer quickly.
         engine = make_engine(

@@ -12,8 +12,7 @@ from pathlib import Path
 import click
 
 from bot.catalogue.demo import load_demo_if_empty
-from bot.cli.common import services_of
-from bot.config import Settings
+from bot.cli.common import load_settings, services_of
 
 
 @click.command()
@@ -48,7 +47,7 @@ def up(ctx: click.Context, port: int, web_workers: int) -> None:
     from bot.ops import redis_embedded
     from ledger.migrate import upgrade
 
-    settings = Settings.load()
+    settings = load_settings()
     services = services_of(ctx)
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     upgrade(services.engine)
