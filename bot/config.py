@@ -171,10 +171,9 @@ def _address(channel: str) -> Callable[[Any], str]:
 
 
 def _numbers(raw: Any) -> tuple[str, ...]:
+    """E.164 numbers: a moderator is a number, whichever channel (or spelling) it writes from."""
     items = _split_numbers(raw) if isinstance(raw, str) else tuple(raw)
-    for item in items:
-        parse_address(item)
-    return items
+    return tuple(dict.fromkeys(parse_address(item)[1] for item in items))
 
 
 _numbers.allowed = "comma-separated E.164 numbers like +15551234567"  # type: ignore[attr-defined]

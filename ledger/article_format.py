@@ -51,6 +51,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ledger.slugs import normalize_slug, slug_from_title
+
 __all__ = ["ArticleRecord", "ClaimRecord", "SourceRecord", "parse_article"]
 
 
@@ -129,11 +131,6 @@ _WEB_TITLE_MARKERS = (" | ", "[19", "[20", "guide", "buying")
 
 def _slugify(value: str, sep: str = "-") -> str:
     return _NON_ALNUM.sub(sep, value.lower()).strip(sep)
-
-
-def _derive_slug(title: str) -> str:
-    first = title.split(":", 1)[0]
-    return _slugify(first) or _slugify(title) or "article"
 
 
 def _platform_kind(platform: str | None) -> str | None:
@@ -231,88 +228,96 @@ def _split_header(header: str, section: str) -> tuple[str, str | None]:
     return header.strip(), None
 
 
+class _Parser:
+    """One pass over the lines: the section a line is in decides what it means."""
+
+    def __init__(self) -> None:
+        self.section = "intro"
+        self.section_platform: str | None = None
+        self.topic: str | None = None
+        self.what_it_is: list[str] = []
+        self.limits: list[str] = []
+        self.stated: dict[str, int] = {}
+        self.sources: list[SourceRecord] = []
+        self.seen: set[str] = set()
+        self.pending: _Pending | None = None
+
+    def flush(self) -> None:
+        if self.pending is not None and self.pending.sid not in self.seen:
+            self.seen.add(self.pending.sid)
+            self.sources.append(self.pending.finish())
+        self.pending = None
+
+    def feed(self, line: str) -> None:
+        lowered = line.lower()
+        heading = _SECTION_HEADINGS.get(lowered)
+        people = _PEOPLE_HEADING.fullmatch(line) if heading is None else None
+        if heading is not None or people is not None:
+            self.flush()
+            self.section = heading or "people"
+            self.section_platform = people.group(1).strip() if people else None
+        elif self.section == "footer":
+            return
+        elif self.section in ("scientists", "people"):
+            self.source_line(line, lowered)
+        elif self.section == "intro" and self.topic is None and lowered.startswith("this topic:"):
+            self.topic = line.split(":", 1)[1].strip()
+        elif self.section == "what":
+            self.what_it_is.append(line)
+        elif self.section == "inventory":
+            entry = _inventory_entry(line)
+            if entry is not None and entry[0] not in self.stated:
+                self.stated[entry[0]] = entry[1]
+        elif self.section == "limits":
+            self.limits.append(line.lstrip("-•* ").strip())
+
+    def source_line(self, line: str, lowered: str) -> None:
+        """A source header opens a source; its summary and evidence-type lines follow it."""
+        match = _SOURCE_HEADER.search(line)
+        pending = self.pending
+        if match:
+            self.flush()
+            header_title, platform = _split_header(line[: match.start()], self.section)
+            self.pending = _Pending(
+                sid=match.group(1),
+                title=header_title,
+                platform=platform,
+                section=self.section,
+                section_platform=self.section_platform,
+            )
+        elif pending is None:
+            return
+        elif lowered.startswith("evidence type:") and not pending.saw_evidence:
+            pending.saw_evidence = True
+            pending.tier = _evidence_tier(line.split(":", 1)[1])
+        elif pending.summary is None and not pending.saw_evidence:
+            pending.summary = line
+        else:
+            self.flush()
+
+
 def parse_article(text: str, slug: str | None = None) -> ArticleRecord:
     """Parse one article; see the module docstring for every inference rule."""
     lines = [line.strip() for line in text.splitlines()]
     title = next((line for line in lines if line), "")
     if not title:
         raise ValueError("article has no title: expected a non-empty first line")
-
-    section = "intro"
-    section_platform: str | None = None
-    topic: str | None = None
-    what_it_is: list[str] = []
-    limits: list[str] = []
-    stated: dict[str, int] = {}
-    sources: list[SourceRecord] = []
-    seen: set[str] = set()
-    pending: _Pending | None = None
-
-    def flush() -> None:
-        nonlocal pending
-        if pending is not None and pending.sid not in seen:
-            seen.add(pending.sid)
-            sources.append(pending.finish())
-        pending = None
-
-    title_index = lines.index(title)
-    for line in lines[title_index + 1 :]:
-        if not line:
-            continue
-        lowered = line.lower()
-        heading = _SECTION_HEADINGS.get(lowered)
-        people = _PEOPLE_HEADING.fullmatch(line) if heading is None else None
-        if heading is not None or people is not None:
-            flush()
-            section = heading or "people"
-            section_platform = people.group(1).strip() if people else None
-            continue
-
-        if section == "footer":
-            continue
-        if section in ("scientists", "people"):
-            match = _SOURCE_HEADER.search(line)
-            if match:
-                flush()
-                header_title, platform = _split_header(line[: match.start()], section)
-                pending = _Pending(
-                    sid=match.group(1),
-                    title=header_title,
-                    platform=platform,
-                    section=section,
-                    section_platform=section_platform,
-                )
-            elif pending is None:
-                continue
-            elif lowered.startswith("evidence type:") and not pending.saw_evidence:
-                pending.saw_evidence = True
-                pending.tier = _evidence_tier(line.split(":", 1)[1])
-            elif pending.summary is None and not pending.saw_evidence:
-                pending.summary = line
-            else:
-                flush()
-        elif section == "intro" and topic is None and lowered.startswith("this topic:"):
-            topic = line.split(":", 1)[1].strip()
-        elif section == "what":
-            what_it_is.append(line)
-        elif section == "inventory":
-            entry = _inventory_entry(line)
-            if entry is not None and entry[0] not in stated:
-                stated[entry[0]] = entry[1]
-        elif section == "limits":
-            limits.append(line.lstrip("-•* ").strip())
-    flush()
-
+    parser = _Parser()
+    for line in lines[lines.index(title) + 1 :]:
+        if line:
+            parser.feed(line)
+    parser.flush()
+    sources = parser.sources
     claims = tuple(
         ClaimRecord(tier=s.tier, text=s.summary, sid=s.sid) for s in sources if s.tier and s.summary
     )
-    limits_text = "\n".join(item for item in limits if item)
+    limits_text = "\n".join(item for item in parser.limits if item)
     return ArticleRecord(
-        slug=slug if slug else _derive_slug(title),
+        slug=normalize_slug(slug) if slug else slug_from_title(title),
         title=title,
-        summary=topic if topic else " ".join(what_it_is),
+        summary=parser.topic if parser.topic else " ".join(parser.what_it_is),
         sources=tuple(sources),
         claims=claims,
-        stated_counts=stated,
+        stated_counts=parser.stated,
         limits=limits_text or None,
     )

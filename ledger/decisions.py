@@ -57,6 +57,7 @@ def decide(
     tier: str | None = None,
     reason: str | None = None,
 ) -> DecisionResult:
+    """Decide once: the first caller wins and appends; a later one gets the earlier decision."""
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
         raise DecisionError(f"There is no evidence item E{evidence_id}.")
@@ -87,59 +88,9 @@ def decide(
         earlier = session.scalar(select(Decision).where(Decision.evidence_id == evidence_id))
         return DecisionResult(evidence, False, earlier)
 
-    article = evidence.article
-    node = session.get(QuestionNode, evidence.question_id)
-    decided_at = timestamp(now)
-    evidence_seq = None
-    if approve:
-        entry = append(
-            session,
-            "evidence",
-            article.slug,
-            {
-                "evidence_id": evidence.id,
-                "node_id": node.id,
-                "question": node.text,
-                "paste": redact_numbers(evidence.paste),
-                "identifiers": evidence.identifiers,
-                "tier": tier,
-                "source_kind": evidence.source_kind,
-                "contributor": evidence.contributor,
-                "moderator": moderator.pseudonym,
-                "decided_at": decided_at,
-            },
-            now=now,
-        )
-        evidence_seq = entry.seq
-        evidence.ledger_seq = entry.seq
-        node.status = "answered"
-        session.add(
-            Claim(
-                article_id=article.id,
-                question_id=node.id,
-                tier=tier,
-                text=redact_numbers(evidence.paste),
-                ledger_seq=entry.seq,
-            )
-        )
-        record = {
-            "evidence_id": evidence.id,
-            "decision": "approved",
-            "tier": tier,
-            "evidence_seq": entry.seq,
-            "moderator": moderator.pseudonym,
-            "decided_at": decided_at,
-        }
-    else:
-        record = {
-            "evidence_id": evidence.id,
-            "decision": "rejected",
-            "paste_sha256": hashlib.sha256(evidence.paste.encode("utf-8")).hexdigest(),
-            "reason": redact_numbers(reason or ""),
-            "moderator": moderator.pseudonym,
-            "decided_at": decided_at,
-        }
-    moderation = append(session, "moderation", article.slug, record, now=now)
+    evidence_seq = _publish(session, evidence, tier, moderator, now) if approve else None
+    record = _record(evidence, evidence_seq, tier, reason, moderator, now)
+    moderation = append(session, "moderation", evidence.article.slug, record, now=now)
     decision = Decision(
         evidence_id=evidence.id,
         outcome=status,
@@ -155,3 +106,64 @@ def decide(
     session.add(decision)
     session.flush()
     return DecisionResult(evidence, True, decision)
+
+
+def _record(
+    evidence: Evidence,
+    evidence_seq: int | None,
+    tier: str | None,
+    reason: str | None,
+    moderator: Decider,
+    now: datetime,
+) -> dict:
+    """The ``moderation`` entry: the decision on the record, never the rejected text itself."""
+    record: dict = {"evidence_id": evidence.id}
+    if evidence_seq is not None:
+        record.update(decision="approved", tier=tier, evidence_seq=evidence_seq)
+    else:
+        record.update(
+            decision="rejected",
+            paste_sha256=hashlib.sha256(evidence.paste.encode("utf-8")).hexdigest(),
+            reason=redact_numbers(reason or ""),
+        )
+    record.update(moderator=moderator.pseudonym, decided_at=timestamp(now))
+    return record
+
+
+def _publish(
+    session: Session, evidence: Evidence, tier: str, moderator: Decider, now: datetime
+) -> int:
+    """The approved paste becomes an ``evidence`` entry and a claim; its seq."""
+    article = evidence.article
+    node = session.get(QuestionNode, evidence.question_id)
+    text = redact_numbers(evidence.paste)
+    entry = append(
+        session,
+        "evidence",
+        article.slug,
+        {
+            "evidence_id": evidence.id,
+            "node_id": node.id,
+            "question": node.text,
+            "paste": text,
+            "identifiers": evidence.identifiers,
+            "tier": tier,
+            "source_kind": evidence.source_kind,
+            "contributor": evidence.contributor,
+            "moderator": moderator.pseudonym,
+            "decided_at": timestamp(now),
+        },
+        now=now,
+    )
+    evidence.ledger_seq = entry.seq
+    node.status = "answered"
+    session.add(
+        Claim(
+            article_id=article.id,
+            question_id=node.id,
+            tier=tier,
+            text=text,
+            ledger_seq=entry.seq,
+        )
+    )
+    return entry.seq

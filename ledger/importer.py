@@ -31,22 +31,41 @@ class ImportReport:
 
 
 def import_article(session: Session, record: ArticleRecord) -> ImportReport:
+    """Add what the ledger does not hold yet of ``record``; importing twice adds nothing."""
     report = ImportReport(record.slug)
-    article = session.scalar(select(Article).where(Article.slug == record.slug))
-    if article is None:
-        article = Article(
-            slug=record.slug, title=record.title, summary=record.summary, limits=record.limits or ""
-        )
-        session.add(article)
-        session.flush()
-        append(
-            session,
-            "article",
-            record.slug,
-            {"title": record.title, "summary": record.summary, "limits": record.limits or ""},
-        )
-        report.article_created = True
+    article, report.article_created = _ensure_article(session, record)
+    sources = _import_sources(session, article, record)
+    report.sources_added = len(sources.added)
+    report.claims_added = _import_claims(session, article, record, sources.by_sid)
+    return report
 
+
+def _ensure_article(session: Session, record: ArticleRecord) -> tuple[Article, bool]:
+    article = session.scalar(select(Article).where(Article.slug == record.slug))
+    if article is not None:
+        return article, False
+    article = Article(
+        slug=record.slug, title=record.title, summary=record.summary, limits=record.limits or ""
+    )
+    session.add(article)
+    session.flush()
+    append(
+        session,
+        "article",
+        record.slug,
+        {"title": record.title, "summary": record.summary, "limits": record.limits or ""},
+    )
+    return article, True
+
+
+@dataclass
+class _Sources:
+    by_sid: dict[str, Source]
+    added: list[Source]
+
+
+def _import_sources(session: Session, article: Article, record: ArticleRecord) -> _Sources:
+    """New sources in one batched append; every source of the article, by id."""
     sources = {
         s.sid: s for s in session.scalars(select(Source).where(Source.article_id == article.id))
     }
@@ -63,29 +82,30 @@ def import_article(session: Session, record: ArticleRecord) -> ImportReport:
             summary=item.summary,
         )
         new_sources.append(source)
-    entries = append_many(
-        session,
-        [
-            (
-                "source",
-                record.slug,
-                {
-                    "sid": s.sid,
-                    "kind": s.kind,
-                    "title": s.title,
-                    "platform": s.platform,
-                    "summary": s.summary,
-                },
-            )
-            for s in new_sources
-        ],
-    )
-    for source, entry in zip(new_sources, entries, strict=True):
+    payloads = [
+        (
+            "source",
+            record.slug,
+            {
+                "sid": s.sid,
+                "kind": s.kind,
+                "title": s.title,
+                "platform": s.platform,
+                "summary": s.summary,
+            },
+        )
+        for s in new_sources
+    ]
+    for source, entry in zip(new_sources, append_many(session, payloads), strict=True):
         source.ledger_seq = entry.seq
     session.add_all(new_sources)
-    report.sources_added = len(new_sources)
     session.flush()
+    return _Sources(sources, new_sources)
 
+
+def _import_claims(
+    session: Session, article: Article, record: ArticleRecord, sources: dict[str, Source]
+) -> int:
     existing = {
         (c.source_id, c.tier, c.text)
         for c in session.scalars(select(Claim).where(Claim.article_id == article.id))
@@ -115,6 +135,5 @@ def import_article(session: Session, record: ArticleRecord) -> ImportReport:
         )
         for (claim, source_id), entry in zip(new_claims, entries, strict=True)
     )
-    report.claims_added = len(new_claims)
     session.flush()
-    return report
+    return len(new_claims)

@@ -6,28 +6,20 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis as redis_lib
-from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-import bot.messaging.models  # noqa: F401  (register all tables)
-from bot.config import Settings
+import bot.messaging.models  # register every table
+import bot.moderation.models  # noqa: F401
 from bot.ops import redis_embedded
 from bot.ops.services import Services
 from bot.web.app import create_app
 from ledger.db import make_engine
 from tests.support.databases import PostgresDatabases, SqliteDatabases
+from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, make_settings
 from tests.support.twilio_server import TwilioStandIn
-
-PUBLIC_URL = "https://bot.example.test"
-AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
-ACCOUNT_SID = "AC" + "1" * 32
-BOT_NUMBER = "+15005550006"
-WHATSAPP_NUMBER = "+14155238886"
-SECRET_KEY = "test-secret-key"
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -95,26 +87,6 @@ def twilio(_twilio_session) -> Iterator[TwilioStandIn]:
     _twilio_session.clear()
 
 
-def make_settings(tmp_path: Path, database_url: str, redis_url: str, twilio_url: str, **extra):
-    values = {
-        "instance_path": str(tmp_path / "instance"),
-        "database_url": database_url,
-        "redis_url": redis_url,
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_sms_from": BOT_NUMBER,
-        "twilio_whatsapp_from": "whatsapp:" + WHATSAPP_NUMBER,
-        "twilio_api_url": twilio_url,
-        "twilio_timeout_s": 2.0,
-        "public_url": PUBLIC_URL,
-        "moderator_numbers": ("+15550000001",),
-        "secret_key": SECRET_KEY,
-        "queue_name": "ledgerbot-test",
-    }
-    values.update(extra)
-    return Settings.load(values, env={})
-
-
 @pytest.fixture
 def settings_overrides() -> dict:
     """Override in a test module to change settings for its services."""
@@ -147,9 +119,3 @@ def live_server(app) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-def sign(
-    params: dict, path: str = "/twilio/messages", token: str = AUTH_TOKEN, base: str = PUBLIC_URL
-) -> str:
-    return RequestValidator(token).compute_signature(base + path, params)

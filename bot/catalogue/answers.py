@@ -2,6 +2,8 @@
 
 The index of an article is built once per process and rebuilt only when the article's claims
 change (its newest claim's ledger seq moves), so answering costs one search, not a rebuild.
+Indexes are keyed by the database as well as the article: article ids repeat across
+databases, and one process (a test run, a tool) may talk to several.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ledger.models import Article, Claim, Source
 from ledger.ranking import Document, Index
 
 CLAIM_CHARS = 120
-_cache: dict[int, tuple[tuple[int, int], Index, dict[int, str]]] = {}
+_cache: dict[tuple[str, int], tuple[tuple[int, int], Index, dict[int, str]]] = {}
 _lock = threading.Lock()
 
 
@@ -32,6 +34,11 @@ class Cited:
         return f"- {self.tier}{where}: {text}"
 
 
+def _database_key(session: Session) -> str:
+    """Which database: its URL (password hidden), a schema in its options is part of it."""
+    return session.get_bind().url.render_as_string(hide_password=True)
+
+
 def article_index(session: Session, article: Article) -> tuple[Index, dict[int, str]]:
     """The article's index and its claim texts (the index also holds source titles)."""
     version = tuple(
@@ -41,8 +48,9 @@ def article_index(session: Session, article: Article) -> tuple[Index, dict[int, 
             )
         ).one()
     )
+    key = (_database_key(session), article.id)
     with _lock:
-        cached = _cache.get(article.id)
+        cached = _cache.get(key)
         if cached and cached[0] == version:
             return cached[1], cached[2]
     rows = session.execute(
@@ -56,7 +64,7 @@ def article_index(session: Session, article: Article) -> tuple[Index, dict[int, 
     )
     texts = {row.id: row.text for row in rows}
     with _lock:
-        _cache[article.id] = (version, index, texts)
+        _cache[key] = (version, index, texts)
     return index, texts
 
 

@@ -49,4 +49,5 @@ def handle_more(command: More, ctx: Context) -> Outcome:
         return Outcome(f"That is all the ledger holds on q:{node.id}. Everything: {url}")
     ctx.contact.last_offset, ctx.contact.last_context_at = offset + len(cited), ctx.now
     lines = [f"More on q:{node.id}:"] + [gsm_friendly(c.line()) for c in cited]
-    return Outcome(fit_lines(lines, f"MORE for more, or {url}\n{NOT_MEDICAL_ADVICE}"))
+    tail = f"MORE for more, or {url}\n{NOT_MEDICAL_ADVICE}"
+    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments))

@@ -1,11 +1,23 @@
-"""Twilio addresses: ``+15551234567`` for SMS, ``whatsapp:+15551234567`` for WhatsApp."""
+"""Twilio addresses: ``+15551234567`` for SMS, ``whatsapp:+15551234567`` for WhatsApp.
+
+Numbers are read and written by Google's libphonenumber (the ``phonenumbers`` package): it
+knows every country's calling code and possible lengths, which a regular expression does not.
+The shape check in front of it stays strict — a leading ``+`` and ASCII digits, as Twilio
+sends them — because libphonenumber also accepts Arabic-Indic or full-width digits, letters
+("1-800-FLOWERS") and national forms, none of which may ever name a contact.
+"""
 
 from __future__ import annotations
 
 import re
 
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 WHATSAPP = "whatsapp:"
+# What people put inside a number they type (the CLI): removed before the shape check.
+_TYPED_SEPARATORS = re.compile(r"[ ()\-.]")
 
 
 class AddressError(ValueError):
@@ -18,9 +30,24 @@ def parse_address(address: str) -> tuple[str, str]:
     channel = "sms"
     if address.lower().startswith(WHATSAPP):
         channel, address = "whatsapp", address[len(WHATSAPP) :].strip()
-    if not E164.match(address):
+    return channel, e164(address)
+
+
+def e164(number: str) -> str:
+    """The E.164 form of ``number`` ("+1 (555) 123-4567" → "+15551234567"), or AddressError.
+
+    The country calling code must exist and the length must be possible for that country.
+    """
+    compact = _TYPED_SEPARATORS.sub("", number or "")
+    if not E164.fullmatch(compact):
         raise AddressError("not an E.164 phone number")
-    return channel, address
+    try:
+        parsed = phonenumbers.parse(compact, None)
+    except NumberParseException as exc:
+        raise AddressError("not an E.164 phone number") from exc
+    if phonenumbers.is_possible_number_with_reason(parsed) != ValidationResult.IS_POSSIBLE:
+        raise AddressError("not a possible phone number for its country code")
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
 def format_address(channel: str, number: str) -> str:

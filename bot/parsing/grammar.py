@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ledger.slugs import clean as _clean
+from ledger.slugs import normalize_slug
+
 from .commands import (
     MAX_PASTE,
     MAX_QUESTION,
@@ -38,9 +41,6 @@ _SLUG_MAX = 64
 _ID_LIMIT = 2**31  # ids live in signed 32-bit columns
 _LOG_TEXT = 200
 
-# Copy-paste from PDFs and chat apps injects invisible characters that would split slugs.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # Exactly the characters whose NFKC form is "|"; lets us cut the raw paste at the same pipe.
 _PIPES = frozenset("|\uff5c")
 
@@ -61,31 +61,6 @@ _NODE = re.compile(r"(?:[qQ]\s*:?\s*|#\s*)?([0-9]+)")
 _EVIDENCE = re.compile(r"(?:[eE]|#)?([0-9]+)")
 _NODE_LIKE_SLUG = re.compile(r"q?[0-9]+")
 _BARE_SLUG = re.compile(r"[\w\s.\-]+")
-_SEPARATORS = re.compile(r"[\s_.\-]+")
-_NON_SLUG = re.compile(r"[^a-z0-9-]+")
-_DASHES = re.compile(r"-{2,}")
-
-
-def _clean(text: str) -> str:
-    # Lone surrogates cannot be encoded for logs or the database; U+FFFD keeps positions intact.
-    return _SURROGATE.sub("\ufffd", text).translate(_INVISIBLE)
-
-
-def _strip_marks(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
-def normalize_slug(s: str) -> str:
-    """Map whatever users type for an article name onto the one ASCII key the ledger stores.
-
-    Accents are folded rather than dropped so that "Sémax" still finds "semax".
-    """
-    if not isinstance(s, str):
-        return ""
-    # Casefolding can expose new combining marks ("İ" -> "i̇"), hence marks are stripped twice.
-    s = _strip_marks(_strip_marks(_clean(s)).casefold())
-    s = _NON_SLUG.sub("", _SEPARATORS.sub("-", s))
-    return _DASHES.sub("-", s).strip("-")
 
 
 def _slug(text: str) -> str | None:

@@ -21,7 +21,7 @@ from bot.web.limits import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX
 from bot.web.openapi import document
 from ledger.chain import head, public_entry
 from ledger.models import TIERS, Article, LedgerEntry
-from ledger.stats import load_ledgers, pending_counts
+from ledger.stats import load_ledgers, pending_counts, stats_for
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -103,11 +103,8 @@ def openapi():
 def articles():
     with _read_session() as session:
         rows = session.scalars(select(Article).order_by(Article.slug)).all()
-        slugs = [a.slug for a in rows]
-        ledgers, pending = load_ledgers(session, slugs), pending_counts(session, slugs)
-    return jsonify(
-        articles=[article_json(a, ledgers[a.slug].stats(pending[a.slug]).as_dict()) for a in rows]
-    )
+        stats = stats_for(session, [a.slug for a in rows])
+    return jsonify(articles=[article_json(a, stats[a.slug].as_dict()) for a in rows])
 
 
 @bp.get("/articles/<slug>")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.web.limits import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX
+from ledger.confidence import FORMULA, LABELS, WEIGHTS
 from ledger.models import TIERS
-from ledger.stats import FORMULA, LABELS, SOURCE_GROUPS, WEIGHTS
+from ledger.stats import SOURCE_GROUPS
 
 HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 COUNT = {"type": "integer", "minimum": 0}
@@ -144,38 +145,40 @@ def _page_param(name: str, low: int, high: int, default: int, text: str) -> dict
     return {"name": name, "in": "query", "schema": schema, "description": text}
 
 
-def document() -> dict[str, Any]:
-    articles = {"type": "array", "items": _ref("Article")}
-    tier = {"name": "tier", "in": "query", "schema": {"type": "string", "enum": list(TIERS)}}
-    page = _object(
-        {
-            "after": COUNT,
-            "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX},
-            "next_after": COUNT,
-            "entries": {"type": "array", "items": _ref("LedgerEntry")},
-        }
-    )
-    claims = _object(
-        {
-            "slug": {"type": "string"},
-            "tier": {"type": "string", "enum": list(TIERS), "nullable": True},
-            "claims": {"type": "array", "items": _ref("Claim")},
-        }
-    )
-    questions = _object(
-        {"slug": {"type": "string"}, "questions": {"type": "array", "items": _ref("Question")}}
-    )
-    seq = {
-        "name": "seq",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 0, "maximum": SEQ_MAX},
+ARTICLES = {"type": "array", "items": _ref("Article")}
+TIER = {"name": "tier", "in": "query", "schema": {"type": "string", "enum": list(TIERS)}}
+PAGE = _object(
+    {
+        "after": COUNT,
+        "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX},
+        "next_after": COUNT,
+        "entries": {"type": "array", "items": _ref("LedgerEntry")},
     }
-    paths = {
+)
+CLAIMS = _object(
+    {
+        "slug": {"type": "string"},
+        "tier": {"type": "string", "enum": list(TIERS), "nullable": True},
+        "claims": {"type": "array", "items": _ref("Claim")},
+    }
+)
+QUESTIONS = _object(
+    {"slug": {"type": "string"}, "questions": {"type": "array", "items": _ref("Question")}}
+)
+SEQ_PARAM = {
+    "name": "seq",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0, "maximum": SEQ_MAX},
+}
+
+
+def _article_paths() -> dict[str, Any]:
+    return {
         "/api/articles": _get(
             "listArticles",
             "Every article with its statistics",
-            _json(_object({"articles": articles}), "the articles, by slug", CORS),
+            _json(_object({"articles": ARTICLES}), "the articles, by slug", CORS),
         ),
         "/api/articles/{slug}": _get(
             "getArticle",
@@ -187,21 +190,26 @@ def document() -> dict[str, Any]:
         "/api/articles/{slug}/claims": _get(
             "listClaims",
             "Claims from the article's ledger entries, optionally of one tier",
-            _json(claims, "claims in ledger order", CORS),
-            parameters=[SLUG, tier],
+            _json(CLAIMS, "claims in ledger order", CORS),
+            parameters=[SLUG, TIER],
             **{"400": BAD_REQUEST, "404": NOT_FOUND},
         ),
         "/api/articles/{slug}/questions": _get(
             "listQuestions",
             "Question nodes on the article, open or answered",
-            _json(questions, "questions in ledger order", CORS),
+            _json(QUESTIONS, "questions in ledger order", CORS),
             parameters=[SLUG],
             **{"404": NOT_FOUND},
         ),
+    }
+
+
+def _ledger_paths() -> dict[str, Any]:
+    return {
         "/api/ledger": _get(
             "listLedgerEntries",
             "Ledger entries in ascending seq after `after`",
-            _json(page, "a page of entries; pass next_after as after for the next", ETAGGED),
+            _json(PAGE, "a page of entries; pass next_after as after for the next", ETAGGED),
             parameters=[
                 _page_param("after", 0, SEQ_MAX, 0, "return entries with seq greater than this"),
                 _page_param("limit", 1, PAGE_MAX, PAGE_DEFAULT, "at most this many entries"),
@@ -218,10 +226,14 @@ def document() -> dict[str, Any]:
             "getLedgerEntry",
             "One ledger entry; its ETag is its hash",
             _json(_ref("LedgerEntry"), "the entry", ETAGGED),
-            parameters=[seq, IF_NONE_MATCH],
+            parameters=[SEQ_PARAM, IF_NONE_MATCH],
             **{"304": NOT_MODIFIED, "404": NOT_FOUND},
         ),
     }
+
+
+def document() -> dict[str, Any]:
+    paths = {**_article_paths(), **_ledger_paths()}
     return {
         "openapi": "3.0.3",
         "info": {

@@ -16,14 +16,15 @@ from sqlalchemy import select
 from bot.catalogue.articles import find_article
 from bot.ops.services import current as current_services
 from ledger.chain import head, public_entry
+from ledger.confidence import FORMULA
 from ledger.models import TIERS, Article, LedgerEntry
 from ledger.redact import redact_numbers
 from ledger.stats import (
-    FORMULA,
     SCIENTISTS_SECTION_KINDS,
     SOURCE_GROUP_LABELS,
     load_ledgers,
     pending_counts,
+    stats_for,
 )
 
 # Templates and style.css live in the app's own bot/web/templates and bot/web/static.
@@ -58,10 +59,9 @@ def _chart(claims: dict[str, int]) -> list[dict]:
 def index():
     with _read_session() as session:
         articles = session.scalars(select(Article).order_by(Article.slug)).all()
-        slugs = [a.slug for a in articles]
-        ledgers, pending = load_ledgers(session, slugs), pending_counts(session, slugs)
+        stats = stats_for(session, [a.slug for a in articles])
         head_seq, head_hash = head(session)
-    rows = [(a, ledgers[a.slug].stats(pending[a.slug])) for a in articles]
+    rows = [(a, stats[a.slug]) for a in articles]
     return render_template(
         "index.html", rows=rows, formula=FORMULA, head_seq=head_seq, head_hash=head_hash
     )

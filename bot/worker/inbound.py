@@ -80,6 +80,7 @@ def _rate_limit(services, ctx: Context) -> Verdict:
     settings = services.settings
     return rate_limit.check(
         services.redis,
+        settings.redis_key("rl"),
         f"{ctx.inbound.channel}:{ctx.pseudonym}",  # no phone numbers in Redis keys
         ctx.inbound.body,
         ctx.inbound.message_sid,

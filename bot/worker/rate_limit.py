@@ -4,6 +4,8 @@ Past the limit a number gets one polite notice per window, then its messages are
 stored (nothing is lost) but not answered. The same text repeated many times — the usual sign
 of two bots answering each other — is cut off sooner. Members of the sorted sets are the
 MessageSids, so a job that runs twice counts its message once. Moderators are not limited.
+Keys start with the deployment's prefix (``Settings.redis_key``), so two deployments sharing
+one Redis keep separate limits.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Verdict(StrEnum):
 
 def check(
     client: redis.Redis,
+    prefix: str,
     number: str,
     body: str,
     message_sid: str,
@@ -41,7 +44,7 @@ def check(
     digest = hashlib.sha256(body.strip().casefold().encode("utf-8", "replace")).hexdigest()[:16]
     try:
         pipe = client.pipeline(transaction=False)  # one round trip for both windows
-        for key in (f"ledgerbot:rl:{number}", f"ledgerbot:rl:{number}:{digest}"):
+        for key in (f"{prefix}:{number}", f"{prefix}:{number}:{digest}"):
             pipe.zadd(key, {message_sid: now})
             pipe.zremrangebyscore(key, 0, now - window_s)
             pipe.zcard(key)
@@ -50,8 +53,9 @@ def check(
         too_many, repeated = results[2] > limit, results[6] > REPEAT_LIMIT
         if not (too_many or repeated):
             return Verdict.OK
-        first = client.set(f"ledgerbot:rl-notice:{number}", message_sid, nx=True, ex=window_s)
-        if first or client.get(f"ledgerbot:rl-notice:{number}") == message_sid.encode():
+        notice_key = f"{prefix}-notice:{number}"
+        first = client.set(notice_key, message_sid, nx=True, ex=window_s)
+        if first or client.get(notice_key) == message_sid.encode():
             return Verdict.NOTICE
         return Verdict.SILENT
     except redis.RedisError:

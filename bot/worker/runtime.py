@@ -20,7 +20,6 @@ from bot.worker.sweeper import sweep
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 30
-SWEEP_LOCK = "ledgerbot:sweep-lock"
 
 
 def make_worker(services: Services, name: str | None = None) -> SimpleWorker:
@@ -32,8 +31,9 @@ def make_worker(services: Services, name: str | None = None) -> SimpleWorker:
 def _sweep_loop(services: Services, stop: threading.Event, interval: float) -> None:
     while not stop.wait(interval):
         try:
-            # One sweeper at a time across all workers sharing this Redis.
-            if services.redis.set(SWEEP_LOCK, "1", nx=True, ex=max(int(interval), 1)):
+            # One sweeper at a time across all workers of this deployment.
+            lock = services.settings.redis_key("sweep-lock")
+            if services.redis.set(lock, "1", nx=True, ex=max(int(interval), 1)):
                 sweep(services)
         except redis.RedisError as exc:
             log.warning("sweeper: redis unavailable (%s)", exc)

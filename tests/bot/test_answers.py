@@ -67,3 +67,67 @@ def test_follow_up_asks_about_the_last_article(client, services, twilio, seed):
     ask(client, services, twilio, "semax|does it raise BDNF?")
     reply = ask(client, services, twilio, "|and in healthy people?")
     assert reply.startswith("Saved as q:2 on Semax")
+
+
+class TestShortReplies:
+    """An operator who sets MAX_SEGMENTS=1 gets one-segment replies from every answer path."""
+
+    @pytest.fixture
+    def settings_overrides(self):
+        return {"max_segments": 1}
+
+    def test_more_respects_the_configured_reply_length(self, client, services, twilio, seed):
+        first = ask(client, services, twilio, "semax|what do rats show about BDNF?")
+        second = ask(client, services, twilio, "more")
+        assert segments(first) == 1
+        assert second.startswith("More on q:1:")
+        assert segments(second) == 1, second
+
+
+TWIN = """Twin: article {n}
+This topic: Two articles shaped alike, in two databases.
+What scientists say
+BDNF study number {n} (source s1)
+{claim}
+Evidence type: Animal or lab work — shows mechanism or early signal, not proof in people.
+"""
+
+
+def test_answers_are_not_shared_between_two_databases(services, tmp_path, _sqlite_dbs):
+    """Article ids repeat across databases: one process serving two must not mix answers.
+
+    The two articles have the same shape (one claim at the same ledger seq), so only the
+    database tells their indexes apart.
+    """
+    from bot.catalogue.answers import relevant_claims
+    from bot.ops.services import Services
+    from ledger.article_format import parse_article
+    from ledger.db import transaction
+    from ledger.importer import import_article
+    from ledger.models import Article
+    from tests.support.settings import make_settings
+
+    other = Services(
+        make_settings(
+            tmp_path / "other",
+            _sqlite_dbs.fresh_url(tmp_path),
+            services.redis_url,
+            services.settings.twilio_api_url,
+        )
+    )
+    claims = {1: "Rats given it had more BDNF.", 2: "Mice given it had less BDNF."}
+    try:
+        for n, target in ((1, services), (2, other)):
+            with transaction(target.sessions) as session:
+                import_article(session, parse_article(TWIN.format(n=n, claim=claims[n])))
+        answers = {}
+        for n, target in ((1, services), (2, other), (1, services)):
+            with target.sessions() as session:
+                article = session.get(Article, 1)
+                answers.setdefault(n, []).append(
+                    [c.text for c in relevant_claims(session, article, "what about BDNF?")]
+                )
+    finally:
+        other.close()
+    assert answers[1] == [[claims[1]], [claims[1]]]
+    assert answers[2] == [[claims[2]]]

@@ -143,3 +143,27 @@ def test_replies_fit_in_three_segments(client, services, twilio, demo):
     long_question = "semax|" + "does it change BDNF levels in the brain of older adults? " * 8
     for reply in exchange(client, services, twilio, long_question.strip()[:505]):
         assert segments(reply) <= 3
+
+
+ACCENTED_ARTICLE = """Sémax: an accented title
+This topic: An article whose title carries an accent, as published pages do.
+What scientists say
+BDNF and trkB in the rat hippocampus (source s1)
+Rat study: raised BDNF protein within hours.
+Evidence type: Animal or lab work — shows mechanism or early signal, not proof in people.
+"""
+
+
+def test_accented_title_and_typed_accent_meet_at_one_slug(client, services, twilio):
+    """Slugs are derived by one function on both sides (once the import made "s-max")."""
+    from ledger.article_format import parse_article
+    from ledger.db import transaction
+    from ledger.importer import import_article
+
+    with transaction(services.sessions) as session:
+        report = import_article(session, parse_article(ACCENTED_ARTICLE))
+    assert report.slug == "semax"
+    for typed in ("Sémax|does it raise BDNF?", "SEMAX|does it raise BDNF?", "sémax"):
+        [reply] = exchange(client, services, twilio, typed)
+        assert "No article" not in reply, (typed, reply)
+        assert "Sémax" in reply

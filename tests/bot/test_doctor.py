@@ -14,7 +14,7 @@ from bot.messaging.models import OutboundMessage
 from bot.ops import doctor
 from bot.ops.services import Services
 from ledger.db import transaction
-from tests.conftest import AUTH_TOKEN, SECRET_KEY
+from tests.support.settings import AUTH_TOKEN, SECRET_KEY
 from tests.test_helpers import load_demo
 
 CHECKS = [

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from bot.messaging.models import InboundMessage, OutboundMessage
 from ledger.chain import verify
 from ledger.models import Evidence, LedgerEntry, QuestionNode
-from tests.conftest import BOT_NUMBER, WHATSAPP_NUMBER
 from tests.support.messaging import drain, http_post_signed, inbound_params
+from tests.support.settings import BOT_NUMBER, WHATSAPP_NUMBER
 from tests.test_helpers import load_demo
 
 

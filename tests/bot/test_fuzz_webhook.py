@@ -27,7 +27,7 @@ from bot.messaging.models import InboundMessage, OutboundMessage
 from bot.web.webhook import MAX_BODY, STATUS_RANK
 from bot.worker import inbound as jobs
 from ledger.db import transaction
-from tests.conftest import AUTH_TOKEN, BOT_NUMBER, WHATSAPP_NUMBER, sign
+from tests.support.settings import AUTH_TOKEN, BOT_NUMBER, WHATSAPP_NUMBER, sign
 from tests.test_helpers import load_demo
 
 MESSAGES = "/twilio/messages"

@@ -11,8 +11,8 @@ import pytest
 
 from bot.config import Settings
 from bot.ops import logs
-from tests.conftest import AUTH_TOKEN, SECRET_KEY
 from tests.support.messaging import drain, inbound_params, post_signed
+from tests.support.settings import AUTH_TOKEN, SECRET_KEY
 from tests.test_helpers import load_demo
 
 NUMBER = "+15551234567"

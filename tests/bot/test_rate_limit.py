@@ -51,3 +51,60 @@ def test_the_same_text_over_and_over_is_cut_off(client, services, twilio):
 def test_other_numbers_are_unaffected(client, services, twilio):
     send_all(client, services, twilio, ["hello bot"] * (REPEAT_LIMIT + 2))
     assert len(send_all(client, services, twilio, ["HELP"], sender="+15552600002")) == 1
+
+
+class TestTwoDeploymentsShareOneRedis:
+    """Two deployments (QUEUE_NAMEs) on one Redis keep their own limits and locks."""
+
+    @pytest.fixture
+    def settings_overrides(self):
+        return {"rate_limit_count": 3, "queue_name": "deploy-a"}
+
+    def test_one_deployments_limit_does_not_silence_the_other(
+        self, client, services, twilio, tmp_path, database_url, redis_conn
+    ):
+        from bot.ops.services import Services
+        from bot.web.app import create_app
+        from bot.worker.runtime import _sweep_loop
+        from tests.support.settings import make_settings
+
+        load_demo(services)
+        replies = send_all(client, services, twilio, [f"semax|question {n}?" for n in range(5)])
+        assert len(replies) == 4 and replies[-1] == NOTICE
+
+        # The same number, the same Redis, another deployment: answered normally.
+        other = Services(
+            make_settings(
+                tmp_path / "b",
+                database_url,
+                services.redis_url,
+                services.settings.twilio_api_url,
+                rate_limit_count=3,
+                queue_name="deploy-b",
+            )
+        )
+        try:
+            other_client = create_app(services=other).test_client()
+            reply = send_all(other_client, other, twilio, ["HELP"])
+            assert len(reply) == 1 and reply[0] != NOTICE
+        finally:
+            other.close()
+            create_app(services=services)  # the first deployment is this process's again
+
+        # One sweep lock per deployment too.
+        import threading
+
+        stop = threading.Event()
+        sweeper = threading.Thread(target=_sweep_loop, args=(services, stop, 0.05))
+        sweeper.start()
+        stop.wait(0.3)
+        stop.set()
+        sweeper.join()
+
+        keys = {key.decode() for key in redis_conn.keys("*")}
+        ours = {k for k in keys if not k.startswith("rq:")}
+        assert ours, keys
+        assert all(k.startswith(("ledgerbot:deploy-a:", "ledgerbot:deploy-b:")) for k in ours), ours
+        assert any(k.startswith("ledgerbot:deploy-a:sweep-lock") for k in ours), ours
+        assert any(k.startswith("ledgerbot:deploy-a:rl:") for k in ours)
+        assert any(k.startswith("ledgerbot:deploy-b:rl:") for k in ours)

@@ -10,8 +10,8 @@ from bot.ops import redis_embedded
 from bot.ops.services import Services, install
 from bot.worker.sweeper import sweep
 from ledger.models import QuestionNode
-from tests.conftest import ACCOUNT_SID
 from tests.support.messaging import drain, inbound_params, post_signed
+from tests.support.settings import ACCOUNT_SID
 from tests.test_helpers import count, load_demo
 
 
@@ -26,7 +26,7 @@ def test_bad_signature_is_refused_and_nothing_stored(client, services):
 
 def test_signature_over_a_different_body_is_refused(client, services):
     params = inbound_params("+15551234567", "semax|anything?")
-    from tests.conftest import sign
+    from tests.support.settings import sign
 
     signature = sign(params)
     tampered = dict(params, Body="approve E1")

@@ -70,8 +70,8 @@ from tests.bot.test_fuzz_webhook import (  # noqa: E402
     parsed_form,
     reaches_storage,
 )
-from tests.conftest import BOT_NUMBER, WHATSAPP_NUMBER, make_settings, sign  # noqa: E402
 from tests.support.databases import PostgresDatabases  # noqa: E402
+from tests.support.settings import BOT_NUMBER, WHATSAPP_NUMBER, make_settings, sign  # noqa: E402
 from tests.test_helpers import load_demo  # noqa: E402
 
 

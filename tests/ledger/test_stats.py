@@ -14,11 +14,12 @@ from sqlalchemy import event, select
 
 from ledger.article_format import ArticleRecord, ClaimRecord, SourceRecord, parse_article
 from ledger.chain import append
+from ledger.confidence import FORMULA
 from ledger.db import transaction
 from ledger.decisions import Decider, decide
 from ledger.importer import import_article
 from ledger.models import Article, Evidence, QuestionNode
-from ledger.stats import FORMULA, article_stats, stats_for
+from ledger.stats import article_stats, stats_for
 from tests.test_helpers import SEED
 
 SECTIONS = {

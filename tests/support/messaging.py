@@ -9,7 +9,7 @@ import uuid
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from tests.conftest import BOT_NUMBER, WHATSAPP_NUMBER, sign
+from tests.support.settings import BOT_NUMBER, WHATSAPP_NUMBER, sign
 
 
 def inbound_params(sender: str, body: str, *, whatsapp: bool = False, sid: str | None = None):

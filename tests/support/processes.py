@@ -44,3 +44,21 @@ def run_worker(services, *, failpoints: str = "", timeout: float = 120) -> int:
         timeout=timeout,
     )
     return completed.returncode
+
+
+def wait_http(url: str, process: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+    """Until ``url`` answers 200 (or ``process`` exits, or ``timeout`` passes)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process serving {url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
