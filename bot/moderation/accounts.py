@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.messaging.addresses import AddressError, parse_address
-from bot.moderation.models import ModeratorAccount
+from bot.moderation.models import ModeratorAccount, ModeratorSession
+
+WEB_SESSION_LIFETIME = timedelta(hours=8)  # absolute: no login outlives it, however busy
 
 
 def moderator_numbers(session: Session, settings) -> list[str]:
@@ -105,3 +112,58 @@ def active_accounts(session: Session) -> list[ModeratorAccount]:
             .order_by(ModeratorAccount.id)
         )
     )
+
+
+# ------------------------------------------------------------------ web sessions
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def open_web_session(session: Session, account: ModeratorAccount, now: datetime) -> str:
+    """Record a new login for ``account``; returns the token, which only the cookie keeps.
+
+    Sessions past their lifetime are deleted here, so the table stays as small as the number
+    of logins of the last eight hours without a separate sweep.
+    """
+    session.execute(
+        delete(ModeratorSession).where(ModeratorSession.created_at <= now - WEB_SESSION_LIFETIME)
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ModeratorSession(
+            token_hash=_digest(token),
+            account_id=account.id,
+            password_stamp=_digest(account.password_hash or ""),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return token
+
+
+def find_web_session(session: Session, token: str, now: datetime) -> ModeratorAccount | None:
+    """The active web account behind ``token``, or None: logged out, expired, removed, or
+    its password changed since (the stamp no longer matches)."""
+    row = session.execute(
+        select(ModeratorSession.password_stamp, ModeratorAccount)
+        .join(ModeratorAccount, ModeratorAccount.id == ModeratorSession.account_id)
+        .where(
+            ModeratorSession.token_hash == _digest(token),
+            ModeratorSession.created_at > now - WEB_SESSION_LIFETIME,
+            ModeratorAccount.kind == "web",
+            ModeratorAccount.active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    stamp, account = row
+    if not hmac.compare_digest(stamp, _digest(account.password_hash or "")):
+        return None
+    return account
+
+
+def close_web_session(session: Session, token: str) -> None:
+    """Forget ``token``: every copy of the cookie that carries it stops working."""
+    session.execute(delete(ModeratorSession).where(ModeratorSession.token_hash == _digest(token)))

@@ -28,7 +28,8 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     from bot.web import auth as web_auth
 
     logs.configure_for(services)
-    web_auth.configure(app, services.secret_key, settings.public_url)
+    # Twilio's POSTs are signed by Twilio and carry no cookies: no CSRF token to check.
+    web_auth.configure(app, services.secret_key, settings.public_url, exempt=(webhook.bp,))
     security.install(app, settings.public_url)
     errors.install(app)
     # The one table of what the app serves.

@@ -1,103 +1,161 @@
-"""Moderator web sessions: login, expiry, CSRF tokens and a login rate limit.
+"""Moderator web sessions: Flask-Login over server-side session records, CSRF, a login limit.
 
-Sessions live in Flask's signed cookie (SECRET_KEY): HttpOnly, SameSite=Lax, Secure behind
-HTTPS, idle-expiring after 30 minutes and never living past 8 hours. Every form carries a
-per-session CSRF token. Failed logins are counted in Redis per client address and name, so
+Logins are Flask-Login's, with its "alternative tokens" pattern: the signed cookie (SECRET_KEY;
+HttpOnly, SameSite=Lax, Secure behind HTTPS) holds a random token that names a row of
+``moderator_sessions``, and the user loader looks that row up with its account on every
+request. So logging out (the row is deleted), ``ledgerbot moderators remove`` (the account is
+inactive) or a new password ends a session at its very next request, and the 8-hour absolute
+limit is checked against the row's ``created_at``, not anything the browser sends. The
+30-minute idle limit is the cookie signature's own timestamp: Flask refuses a session cookie
+not re-signed within PERMANENT_SESSION_LIFETIME, and re-signs it on every request.
+
+CSRF is Flask-WTF's CSRFProtect rather than our own tokens: it checks every POST of the app
+by default (a new form cannot forget it), its signed, time-limited tokens are maintained and
+reviewed by others, and exemptions are explicit — only the Twilio webhook, whose POSTs carry
+no cookies and are signed by Twilio instead. Its HTTPS Referer check is off because every
+page is served with ``Referrer-Policy: no-referrer`` (browsers then send neither Referer nor
+a real Origin); SameSite=Lax cookies plus the token cover what it would add. A refused form
+answers 400 with the site's own error page.
+
+Failed logins are counted in Redis per client address and name (5 per 15 minutes), so
 guessing is throttled across all web processes.
 """
 
 from __future__ import annotations
 
-import functools
-import hmac
-import secrets
-import time
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import redis
-from flask import abort, redirect, request, session, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from bot.moderation.accounts import (
+    WEB_SESSION_LIFETIME,
+    close_web_session,
+    find_web_session,
+    open_web_session,
+)
+from bot.moderation.models import ModeratorAccount
 from bot.ops.services import current as current_services
+from ledger.db import transaction
 
-IDLE_TIMEOUT = timedelta(minutes=30)
-ABSOLUTE_TIMEOUT_S = 8 * 3600
+IDLE_TIMEOUT_S = 30 * 60
 LOGIN_FAILURES_ALLOWED = 5
 LOGIN_WINDOW_S = 15 * 60
+CSRF_REFUSED = "The form expired or did not come from this site; reload the page and try again."
 
 
-def configure(app, secret_key: str, public_url: str | None) -> None:
+class WebModerator(UserMixin):
+    """The logged-in moderator of this request; ``get_id`` is the session token, not the
+    account id, so Flask-Login's cookie names a revocable session rather than a person."""
+
+    def __init__(self, token: str, account: ModeratorAccount) -> None:
+        self.token = token
+        self.account_id = account.id
+        self.username = account.username or "?"
+
+    def get_id(self) -> str:
+        return self.token
+
+
+def configure(
+    app: Flask, secret_key: str, public_url: str | None, exempt: Iterable[Blueprint] = ()
+) -> None:
+    """Session cookie settings, Flask-Login and CSRFProtect; ``exempt``: blueprints whose
+    POSTs do not come from a browser form (they authenticate otherwise)."""
     app.secret_key = secret_key
     app.config.update(
         SESSION_COOKIE_NAME="ledgerbot_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(public_url and public_url.startswith("https://")),
-        PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT,
+        PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT_S,
         SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_SSL_STRICT=False,  # see the module docstring: no Referer is ever sent
+        WTF_CSRF_TIME_LIMIT=int(WEB_SESSION_LIFETIME.total_seconds()),
     )
+    logins = LoginManager()
+    logins.session_protection = None  # the server-side record is the protection
+    logins.user_loader(_load_moderator)
+    logins.unauthorized_handler(_to_login)
+    # No current_user in every template: public pages then never touch the session.
+    logins.init_app(app, add_context_processor=False)
+    csrf = CSRFProtect(app)
+    for blueprint in exempt:
+        csrf.exempt(blueprint)
+    app.register_error_handler(CSRFError, _csrf_refused)
 
 
-def log_in(moderator_id: int, username: str) -> None:
-    session.clear()
+def _load_moderator(token: str) -> WebModerator | None:
+    if not isinstance(token, str) or len(token) > 128:
+        return None
+    with current_services().read_sessions() as db:
+        account = find_web_session(db, token, datetime.now(UTC))
+    return None if account is None else WebModerator(token, account)
+
+
+def _to_login():
+    """Not logged in: to the login page, coming back here afterwards (GET pages only)."""
+    target = request.path if request.method == "GET" else None
+    return redirect(url_for("moderate.login", next=target))
+
+
+def _csrf_refused(error: CSRFError):
+    message = f"{CSRF_REFUSED} ({error.description})"
+    return render_template("error.html", title="Form refused", message=message), 400
+
+
+def log_in(account: ModeratorAccount) -> None:
+    """A new session on every login (no fixation): the old cookie's contents, its CSRF token
+    and any server-side session it named are dropped first."""
+    log_out()
     session.permanent = True
-    session.update(
-        moderator_id=moderator_id,
-        username=username,
-        logged_in_at=int(time.time()),
-        csrf=secrets.token_urlsafe(32),
-    )
+    with transaction(current_services().sessions) as db:
+        token = open_web_session(db, account, datetime.now(UTC))
+    login_user(WebModerator(token, account))
+
+
+def log_out() -> None:
+    token = session.get("_user_id")
+    if isinstance(token, str):
+        with transaction(current_services().sessions) as db:
+            close_web_session(db, token)
+    logout_user()
+    session.clear()
 
 
 def current_moderator() -> str | None:
-    if "moderator_id" not in session:
+    return current_user.username if current_user.is_authenticated else None
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only ever back into /moderate on this site: no other host, no scheme tricks."""
+    if not target or not target.startswith("/moderate") or "//" in target or "\\" in target:
         return None
-    if time.time() - session.get("logged_in_at", 0) > ABSOLUTE_TIMEOUT_S:
-        session.clear()
-        return None
-    return session.get("username")
-
-
-def login_required(view):
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if current_moderator() is None:
-            return redirect(url_for("moderate.login", next=request.path))
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
-
-
-def check_csrf() -> None:
-    sent = request.form.get("csrf_token", "")
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
-        abort(400, "The form expired or did not come from this site; reload and try again.")
+    return target
 
 
 def _limit_key(username: str) -> str:
-    return f"ledgerbot:login-failures:{request.remote_addr}:{username.lower()[:64]}"
+    settings = current_services().settings
+    return settings.redis_key("login-failures", request.remote_addr or "-", username.lower()[:64])
 
 
 def login_blocked(username: str) -> bool:
-    services = current_services()
     try:
-        failures = int(services.redis.get(_limit_key(username)) or 0)
+        failures = int(current_services().redis.get(_limit_key(username)) or 0)
     except redis.RedisError:
         return False  # the password check still stands; do not lock everyone out
     return failures >= LOGIN_FAILURES_ALLOWED
 
 
 def record_failure(username: str) -> None:
-    services = current_services()
+    key = _limit_key(username)
     try:
-        pipe = services.redis.pipeline()
-        pipe.incr(_limit_key(username))
-        pipe.expire(_limit_key(username), LOGIN_WINDOW_S)
+        pipe = current_services().redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, LOGIN_WINDOW_S)
         pipe.execute()
     except redis.RedisError:
         pass

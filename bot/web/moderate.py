@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import login_required
 from sqlalchemy import func, select
 
 from bot.messaging import outbox
@@ -25,7 +26,8 @@ MAX_PAGE = 100_000
 
 @bp.app_context_processor
 def _template_globals():
-    return {"csrf_token": web_auth.csrf_token, "moderator_name": web_auth.current_moderator}
+    # csrf_token() comes from Flask-WTF (bot.web.auth configures it).
+    return {"moderator_name": web_auth.current_moderator}
 
 
 def _services():
@@ -34,9 +36,9 @@ def _services():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """CSRF is checked before this runs (CSRFProtect); then the throttle, then the password."""
     error = None
     if request.method == "POST":
-        web_auth.check_csrf()
         username = request.form.get("username", "").strip()[:64]
         password = request.form.get("password", "")
         if web_auth.login_blocked(username):
@@ -49,25 +51,21 @@ def login():
             web_auth.record_failure(username)
             error = "Wrong name or password."
         else:
-            web_auth.log_in(account.id, account.username)
-            target = request.args.get("next", "")
-            if not target.startswith("/moderate"):
-                target = url_for("moderate.queue")
-            return redirect(target)
+            web_auth.log_in(account)
+            target = web_auth.safe_next(request.args.get("next"))
+            return redirect(target or url_for("moderate.queue"))
     return render_template("moderate/login.html", error=error), 401 if error else 200
 
 
 @bp.post("/logout")
 def logout():
-    web_auth.check_csrf()
-    from flask import session
-
-    session.clear()
+    """Ends the session on the server too: a copy of the cookie made before is worthless."""
+    web_auth.log_out()
     return redirect(url_for("moderate.login"))
 
 
 @bp.get("/")
-@web_auth.login_required
+@login_required
 def queue():
     slug = normalize_slug(request.args.get("article", "")[:64]) or None
     with _services().read_sessions() as session:
@@ -103,7 +101,7 @@ def _row(evidence: Evidence) -> dict:
 
 
 @bp.get("/e/<int:evidence_id>")
-@web_auth.login_required
+@login_required
 def item(evidence_id: int):
     with _services().read_sessions() as session:
         evidence = session.get(Evidence, evidence_id)
@@ -148,9 +146,8 @@ def _message(evidence_id: int, summary) -> str:
 
 
 @bp.post("/decide")
-@web_auth.login_required
+@login_required
 def decide_view():
-    web_auth.check_csrf()
     action = request.form.get("action")
     if action not in ("approve", "reject"):
         abort(400, "Choose approve or reject.")
@@ -179,7 +176,7 @@ def decide_view():
 
 
 @bp.get("/audit")
-@web_auth.login_required
+@login_required
 def audit():
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     with _services().read_sessions() as session:

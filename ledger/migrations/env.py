@@ -2,7 +2,10 @@
 
 from alembic import context
 
-import bot.messaging.models  # noqa: F401  (registers the messaging tables on the shared metadata)
+# Alembic autogenerate compares against every table on the shared metadata, the bot's private
+# working tables included; this script is run by Alembic, never imported by ledger code.
+import bot.messaging.models  # noqa: F401
+import bot.moderation.models  # noqa: F401
 from ledger.db import make_engine
 from ledger.models import Base
 

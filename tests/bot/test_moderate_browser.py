@@ -128,3 +128,10 @@ def test_moderator_approves_rejects_and_bulk_approves(site, page, services):
     for seq in seqs:
         assert str(seq) in ledger
     assert "moderation" in ledger and "evidence" in ledger
+
+    # Log out through the form (its CSRF token included): the queue is closed again.
+    page.goto(f"{site}/moderate/")
+    page.click("nav.moderate button")
+    assert "/moderate/login" in page.url
+    page.goto(f"{site}/moderate/")
+    assert "/moderate/login" in page.url

@@ -1,13 +1,18 @@
-"""The web moderation queue: login, CSRF, decisions one or many, audit, escaping."""
+"""The web moderation queue: login, sessions, CSRF, decisions one or many, audit, escaping."""
 
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from click.testing import CliRunner
+from sqlalchemy import select, update
 
+from bot.cli import cli
 from bot.moderation.accounts import add_web_moderator
+from bot.moderation.models import ModeratorSession
 from ledger.db import transaction
 from ledger.models import Decision, Evidence
 from tests.support.messaging import drain, inbound_params, post_signed
@@ -115,12 +120,131 @@ def test_decision_without_csrf_is_refused(client, services, moderator, items):
     assert count(services, Decision) == 0
 
 
-def test_session_expires(client, services, moderator):
+def sent_to_login(response) -> bool:
+    return response.status_code == 302 and "/moderate/login" in response.location
+
+
+def cookie_header(client) -> str:
+    return "ledgerbot_session=" + client.get_cookie("ledgerbot_session").value
+
+
+def test_session_expires_eight_hours_after_login(client, services, moderator):
     log_in(client)
     assert client.get("/moderate/").status_code == 200
-    with client.session_transaction() as session:
-        session["logged_in_at"] = 0
-    assert client.get("/moderate/").status_code == 302
+    with transaction(services.sessions) as session:
+        session.execute(
+            update(ModeratorSession).values(
+                created_at=datetime.now(UTC) - timedelta(hours=8, seconds=1)
+            )
+        )
+    assert sent_to_login(client.get("/moderate/"))
+
+
+def test_session_idles_out(app, client, services, moderator):
+    """The cookie's signed timestamp is checked on the server, whatever the browser keeps."""
+    assert app.permanent_session_lifetime == timedelta(minutes=30)
+    log_in(client)
+    assert client.get("/moderate/").status_code == 200
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=1)
+    time.sleep(2.1)
+    assert sent_to_login(client.get("/moderate/"))
+
+
+def test_removed_moderator_is_out_at_the_next_request(client, services, moderator):
+    log_in(client)
+    assert client.get("/moderate/").status_code == 200
+    result = CliRunner().invoke(cli, ["moderators", "remove", "alice"], obj=services)
+    assert result.exit_code == 0, result.output
+    assert sent_to_login(client.get("/moderate/audit"))
+    # Added back with a new password: the session from before stays dead.
+    result = CliRunner().invoke(
+        cli,
+        ["moderators", "add", "alice", "--web", "--password", "a brand new password"],
+        obj=services,
+    )
+    assert result.exit_code == 0, result.output
+    assert sent_to_login(client.get("/moderate/"))
+
+
+def test_cookie_copied_before_logout_is_worthless_after(app, client, services, moderator):
+    log_in(client)
+    copied = cookie_header(client)
+    thief = app.test_client(use_cookies=False)
+    assert thief.get("/moderate/", headers={"Cookie": copied}).status_code == 200
+    response = client.post("/moderate/logout", data={"csrf_token": csrf(client, "/moderate/")})
+    assert sent_to_login(response)
+    assert sent_to_login(client.get("/moderate/"))
+    assert sent_to_login(thief.get("/moderate/", headers={"Cookie": copied}))
+    assert count(services, ModeratorSession) == 0
+
+
+def test_each_login_is_a_new_session(app, client, services, moderator):
+    """No fixation: logging in again closes the earlier session and its CSRF tokens."""
+    old_token = csrf(client)
+    log_in(client)
+    first = cookie_header(client)
+    log_in(client)
+    assert count(services, ModeratorSession) == 1
+    thief = app.test_client(use_cookies=False)
+    assert sent_to_login(thief.get("/moderate/", headers={"Cookie": first}))
+    response = client.post("/moderate/decide", data={"csrf_token": old_token, "action": "approve"})
+    assert response.status_code == 400
+
+
+def test_login_returns_only_into_moderate(client, services, moderator):
+    response = client.get("/moderate/e/7")
+    assert sent_to_login(response) and "next=/moderate/e/7" in response.location
+
+    def log_in_to(target: str) -> str:
+        form = {"username": "alice", "password": PASSWORD, "csrf_token": csrf(client)}
+        return client.post("/moderate/login", query_string={"next": target}, data=form).location
+
+    assert log_in_to("/moderate/e/7") == "/moderate/e/7"
+    for target in ("https://evil.example/", "//evil.example/moderate", "/moderate/\\evil"):
+        assert log_in_to(target) == "/moderate/"
+
+
+def test_login_failures_are_counted_under_the_deployment_prefix(client, services, moderator):
+    log_in(client, password="wrong")
+    keys = services.redis.keys("ledgerbot:ledgerbot-test:login-failures:*")
+    assert [k.decode() for k in keys] == ["ledgerbot:ledgerbot-test:login-failures:127.0.0.1:alice"]
+
+
+@pytest.mark.parametrize("path", ["/moderate/login", "/moderate/logout", "/moderate/decide"])
+@pytest.mark.parametrize("token", ["missing", "wrong", "another session's"])
+def test_forms_without_this_sessions_token_are_refused(
+    app, client, services, moderator, path, token
+):
+    log_in(client)
+    data = {"username": "alice", "password": PASSWORD, "action": "approve", "evidence_id": "1"}
+    if token == "wrong":
+        data["csrf_token"] = "not-a-token"
+    elif token == "another session's":
+        data["csrf_token"] = csrf(app.test_client())
+    response = client.post(path, data=data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "<h1>Form refused</h1>" in page and "did not come from this site" in page
+    assert client.get("/moderate/").status_code == 200  # still logged in: nothing happened
+    assert count(services, ModeratorSession) == 1
+
+
+def test_forms_behind_https_need_no_referer(app, client, services, moderator):
+    """Every page says Referrer-Policy: no-referrer, so a Referer check would refuse them all."""
+    https = {"X-Forwarded-Proto": "https"}
+    page = client.get("/moderate/login", headers=https)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    form = {"username": "alice", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/moderate/login", data=form, headers=https).status_code == 302
+
+
+def test_webhook_needs_no_csrf_token(client, services):
+    client.get("/moderate/login")  # a session cookie in the jar changes nothing
+    response = post_signed(client, inbound_params(CONTRIBUTOR, "HELP"))
+    assert response.status_code == 200
+    status = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
+    assert post_signed(client, status, path="/twilio/status").status_code == 204
 
 
 def test_session_cookie_flags(client, services, moderator):
