@@ -232,10 +232,16 @@ def instance_secret(instance_path: str, name: str, nbytes: int = 32) -> str:
     except FileNotFoundError:
         pass
     value = secrets.token_hex(nbytes)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race; use its value
-        return path.read_text().strip()
+    # Written whole under a temporary name, then linked into place: a reader racing the
+    # writer sees either no file or the whole secret, never an empty one.
+    temporary = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:  # another process won the race; use its value
+        return path.read_text().strip()
+    finally:
+        temporary.unlink()
     return value

@@ -31,3 +31,40 @@ def test_readme_verification_snippet_verifies_an_exported_ledger(services, tmp_p
         [sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True
     )
     assert result.returncode != 0 and "AssertionError: 4" in result.stderr
+
+
+def _readme_tree() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"### The folders.*?```\n(.*?)```", readme, re.S).group(1)
+    return re.findall(r"^(bot/[\w.]+/?|ledger/|worker\.py|tests/|bench/)", block, re.M)
+
+
+def test_readme_tree_names_every_part_of_bot_and_nothing_else():
+    named = {entry.rstrip("/") for entry in _readme_tree() if entry.startswith("bot/")}
+    bot = ROOT / "bot"
+    actual = {
+        f"bot/{p.name}"
+        for p in bot.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists())
+        or (p.suffix == ".py" and p.name != "__init__.py")
+    }
+    assert named == actual
+
+
+def test_readme_tree_lists_the_layers_in_the_order_the_contract_enforces():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [layers] = [
+        c["layers"] for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
+    ]
+    contract = [name.strip().replace(".", "/") for layer in layers for name in layer.split("|")]
+    tree = [entry.rstrip("/").removesuffix(".py") for entry in _readme_tree()]
+    in_tree = [entry for entry in tree if entry in contract]
+    rank = {
+        name.strip().replace(".", "/"): index
+        for index, layer in enumerate(layers)
+        for name in layer.split("|")
+    }
+    assert set(in_tree) == set(contract)
+    assert [rank[e] for e in in_tree] == sorted(rank[e] for e in in_tree), in_tree

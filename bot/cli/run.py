@@ -44,48 +44,72 @@ def sweep(ctx: click.Context) -> None:
 @click.pass_context
 def up(ctx: click.Context, port: int, web_workers: int) -> None:
     """Everything on this machine: database, Redis, web server and a worker, until Ctrl-C."""
-    from bot.ops import redis_embedded
-    from ledger.migrate import upgrade
-
     settings = load_settings()
     services = services_of(ctx)
+    _prepare_database(settings, services)
+    env = dict(os.environ, INSTANCE_PATH=str(Path(settings.instance_path).resolve()))
+    embedded = _embedded_redis(settings, env)
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # Children read the same instance secrets; make sure they exist before they race for them.
+    services.secret_key, services.webhook_auth_token  # noqa: B018
+    children = _start_children(env, port, web_workers)
+    try:
+        click.echo(
+            f"ledgerbot is up: webhook {env['PUBLIC_URL']}/twilio/messages"
+            f"{'' if settings.twilio_configured else ' (dev mode: replies are logged, not sent)'}"
+            '\ntry: ledgerbot text --from +15551234567 "semax|does it raise BDNF in people?"\n'
+            "Ctrl-C stops everything."
+        )
+        _wait_for_stop(children)
+    finally:
+        _stop_children(children)
+        if embedded is not None:
+            embedded.stop()
+        click.echo("stopped")
+
+
+def _prepare_database(settings, services) -> None:
+    """Migrate, and give a newcomer something to ask about."""
+    from ledger.migrate import upgrade
+
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     upgrade(services.engine)
     if load_demo_if_empty(services.sessions):
         click.echo("loaded the demo article (semax)")
-    env = dict(os.environ, INSTANCE_PATH=str(Path(settings.instance_path).resolve()))
-    embedded = None
-    if not settings.redis_url:
-        embedded, started = redis_embedded.ensure(settings.instance_path)
-        env["REDIS_URL"] = embedded.url
-        click.echo(f"{'started' if started else 'using'} embedded redis-server on {embedded.url}")
-    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
-    # Children read the same instance secrets; make sure they exist before they race for them.
-    services.secret_key, services.webhook_auth_token  # noqa: B018
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(web_workers),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--access-logfile",
-                "-",
-                "bot.web.wsgi:app",
-            ],
-            env=env,
-        ),
+
+
+def _embedded_redis(settings, env: dict[str, str]):
+    """Without REDIS_URL, the embedded server, started once here and handed to the children.
+
+    Returns it only if this command started it (and so must stop it): one found running
+    belongs to whoever started it. The URL carries the server's password, so it goes into
+    the children's environment (readable only by this user) and is never printed.
+    """
+    from bot.ops import redis_embedded
+
+    if settings.redis_url:
+        return None
+    server, started = redis_embedded.ensure(settings.instance_path)
+    env["REDIS_URL"] = server.url
+    password = Path(settings.instance_path) / redis_embedded.PASSWORD_FILE
+    click.echo(
+        f"{'started' if started else 'using'} embedded redis-server on {server.address} "
+        f"(password in {password})"
+    )
+    return server if started else None
+
+
+def _start_children(env: dict[str, str], port: int, web_workers: int) -> list[subprocess.Popen]:
+    web = [sys.executable, "-m", "gunicorn", "--workers", str(web_workers)]
+    web += ["--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "bot.web.wsgi:app"]
+    return [
+        subprocess.Popen(web, env=env),
         subprocess.Popen([sys.executable, "-m", "worker"], env=env),
     ]
-    click.echo(
-        f"ledgerbot is up: webhook {env['PUBLIC_URL']}/twilio/messages"
-        f"{'' if settings.twilio_configured else ' (dev mode: replies are logged, not sent)'}\n"
-        f'try: ledgerbot text --from +15551234567 "semax|does it raise BDNF in people?"\n'
-        "Ctrl-C stops everything."
-    )
+
+
+def _wait_for_stop(children: list[subprocess.Popen]) -> None:
+    """Until Ctrl-C, SIGTERM, or a child exiting on its own."""
     stopping = False
 
     def stop(_signum=None, _frame=None):
@@ -98,15 +122,14 @@ def up(ctx: click.Context, port: int, web_workers: int) -> None:
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if embedded is not None:
-            embedded.stop()
-        click.echo("stopped")
+
+
+def _stop_children(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()

@@ -11,9 +11,9 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-from bench.harness import wait_http
 from bot.cli import cli
-from bot.ops.redis_embedded import free_port
+from bot.ops.redis_embedded import find_running, free_port
+from tests.support.processes import wait_http
 from tests.test_helpers import SEED
 
 
@@ -68,6 +68,10 @@ def test_up_then_text_gets_a_reply_then_everything_stops(tmp_path):
     assert up.returncode == 0, output
     assert "stopped" in output
     assert not (tmp_path / "instance" / "redis.json").exists()  # embedded Redis shut down
+    assert find_running(str(tmp_path / "instance")) is None
+    # Its URL carries a password: shown by address only, by `up` and by every child.
+    assert "started embedded redis-server on 127.0.0.1:" in output
+    assert (tmp_path / "instance" / "redis_password").read_text().strip() not in output
     # The data outlives the processes: the ledger still verifies from the files alone.
     verify = subprocess.run(
         [sys.executable, "-m", "bot.cli", "verify"], env=env, capture_output=True, text=True

@@ -40,8 +40,10 @@ def redis_proxy(services):
     parts = urlsplit(services.redis_url)
     with TcpProxy(parts.hostname, parts.port) as proxy:
         db = parts.path or "/0"
+        auth = parts.netloc.rpartition("@")[0]  # keep a password (the embedded Redis has one)
+        auth = f"{auth}@" if auth else ""
         proxied = Services(
-            replace(services.settings, redis_url=f"redis://127.0.0.1:{proxy.port}{db}"),
+            replace(services.settings, redis_url=f"redis://{auth}127.0.0.1:{proxy.port}{db}"),
             engine=services.engine,
         )
         yield proxy, proxied
