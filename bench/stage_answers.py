@@ -41,8 +41,8 @@ def run(cfg: RunConfig) -> StageResult:
         f"{large['p95_ms']:.3f} ms. "
         f"{large['size'] / small['size']:.0f}x the claims cost {large['ratio']:.0f}x the "
         f"median time; building the 10,000-claim index takes {large['build_s']:.2f} s, once "
-        f"per article and process (bot/answers.py caches it). The 'ceiling' column is the "
-        f"100-claim corpus and the ratio is the growth factor (the target is the 10,000-claim "
+        f"per article and process (bot/catalogue/answers.py caches it). The 'ceiling' column is "
+        f"the 100-claim corpus and the ratio is the growth factor (the target is the 10,000-claim "
         f"median, ≤ 20 ms)."
     )
     return result

@@ -168,10 +168,10 @@ def _profile(stack: Stack, cfg: RunConfig, label: str, offset: int) -> tuple[str
         stats,
         None,
         [
-            ("RQ enqueue", "bot/queueing.py", "enqueue_inbound"),
+            ("RQ enqueue", "bot/messaging/queueing.py", "enqueue_inbound"),
             ("BEGIN IMMEDIATE + INSERT", "ledger/db.py", "insert_ignoring_conflicts"),
             ("session + COMMIT", "ledger/db.py", "transaction"),
-            ("metrics counters", "bot/metrics.py", "count_webhook"),
+            ("metrics (counter + histogram)", "bot/ops/metrics.py", "record_webhook"),
             ("form parsing", "werkzeug/wrappers/request.py", "_load_form_data"),
             ("signature check", "twilio/request_validator.py", "validate"),
             ("logging", "logging/__init__.py", "info"),

@@ -219,15 +219,15 @@ def _profile(stack: Stack, cfg: RunConfig, count: int, backend: str) -> str:
     (folder / "top.txt").write_text(profiling.top(stats, "cumulative", 80))
     whole, rows = profiling.breakdown(
         stats,
-        ("bot/worker_runtime.py", "run_worker"),
+        ("bot/worker/runtime.py", "run_worker"),
         [
-            ("process_inbound", "bot/jobs.py", "process_inbound"),
-            ("send_outbound", "bot/jobs.py", "send_outbound"),
+            ("process_inbound", "bot/worker/inbound.py", "process_inbound"),
+            ("send_outbound", "bot/worker/sending.py", "send_outbound"),
         ],
     )
     _, inner = profiling.breakdown(
         stats,
-        ("bot/worker_runtime.py", "run_worker"),
+        ("bot/worker/runtime.py", "run_worker"),
         [
             (
                 "handler (bot.handlers.dispatch: question node, BM25 answer, reply text)",
@@ -235,12 +235,12 @@ def _profile(stack: Stack, cfg: RunConfig, count: int, backend: str) -> str:
                 "dispatch",
             ),
             ("ledger append", "ledger/chain.py", "append"),
-            ("rate limit (Redis)", "bot/jobs.py", "_rate_limit"),
-            ("contact upsert (_context)", "bot/jobs.py", "_context"),
-            ("outbox insert", "bot/outbox.py", "add"),
-            ("queueing the send (RQ enqueue)", "bot/queueing.py", "try_enqueue_sends"),
+            ("rate limit (Redis)", "bot/worker/inbound.py", "_rate_limit"),
+            ("contact upsert (_context)", "bot/worker/inbound.py", "_context"),
+            ("outbox insert", "bot/messaging/outbox.py", "add"),
+            ("queueing the send (RQ enqueue)", "bot/messaging/queueing.py", "try_enqueue_sends"),
             ("twilio client HTTP call", "twilio/base/client_base.py", "request"),
-            ("claim before send (_claim_send)", "bot/jobs.py", "_claim_send"),
+            ("claim before send (_claim_send)", "bot/worker/sending.py", "_claim_send"),
             ("COMMITs", "sqlalchemy/orm/session.py", "commit"),
         ],
     )

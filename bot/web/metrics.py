@@ -1,18 +1,197 @@
-"""``GET /metrics``: the Prometheus exposition (counts only: no numbers, no text)."""
+"""``GET /metrics``: the Prometheus exposition (counts only: no numbers, no text).
+
+What the processes recorded in Redis (``bot.ops.metrics``) and gauges computed now from the
+database and Redis, through one prometheus_client collector on a private registry. A part
+that cannot be read is left out and flagged in ``ledgerbot_scrape_error``, never raised, so
+the scrape still answers 200 while Redis or the database is down.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
 from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+from sqlalchemy import func, select
 
-from bot.ops.metrics import CONTENT_TYPE, render
+from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.ops import metrics
+from bot.ops.services import Services
 from bot.ops.services import current as current_services
+from ledger.models import Evidence, LedgerHead
 
+log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
+INBOUND_STATUSES = ("received", "done", "failed")
+OUTBOUND_STATUSES = (
+    "pending",
+    "sending",
+    "queued",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+    "undelivered",
+    "logged",
+    "suppressed",
+    "not_sent",
+    "unknown",
+)
 
-@bp.get("/metrics")
-def metrics():
-    services = current_services()
-    response = Response(render(services), content_type=CONTENT_TYPE)
+
+def _redis_part(services: Services) -> list[Metric]:
+    from rq import registry as rq
+
+    queue = services.queue
+    registries = {
+        "scheduled": rq.ScheduledJobRegistry(queue=queue),
+        "failed": rq.FailedJobRegistry(queue=queue),
+        "started": rq.StartedJobRegistry(queue=queue),
+        "deferred": rq.DeferredJobRegistry(queue=queue),
+    }
+    histograms = (metrics.JOB_DURATION, metrics.WEBHOOK_DURATION)
+    pipe = services.redis.pipeline(transaction=False)
+    for part in (metrics.WEBHOOKS_PART, *(spec.part for spec in histograms)):
+        pipe.hgetall(metrics.redis_key(services, part))
+    pipe.llen(queue.key)
+    for registry in registries.values():
+        pipe.zcard(registry.key)  # no cleanup: a scrape must not change anything
+    results = pipe.execute()
+    webhooks = metrics.decode(results[0])
+    hashes = results[1 : 1 + len(histograms)]
+    queued, *registry_counts = results[1 + len(histograms) :]
+
+    # prometheus_client appends ``_total`` to a counter's name: this is ledgerbot_webhooks_total.
+    counter = CounterMetricFamily(
+        "ledgerbot_webhooks", "Inbound message webhooks answered, by outcome.", labels=["outcome"]
+    )
+    for outcome in sorted(set(metrics.WEBHOOK_OUTCOMES) | set(webhooks)):
+        counter.add_metric([outcome], int(webhooks.get(outcome, 0)))
+    depth = GaugeMetricFamily(
+        "ledgerbot_queue_depth",
+        "Jobs in the RQ queue (state=queued) and in its registries (scheduled, failed, ...).",
+        labels=["queue", "state"],
+    )
+    depth.add_metric([queue.name, "queued"], int(queued))
+    for state, value in zip(registries, registry_counts, strict=True):
+        depth.add_metric([queue.name, state], int(value))
+    return [
+        counter,
+        depth,
+        *(
+            metrics.histogram_family(spec, metrics.decode(fields))
+            for spec, fields in zip(histograms, hashes, strict=True)
+        ),
+    ]
+
+
+def _age_seconds(then: datetime | None, now: datetime) -> float:
+    if then is None:
+        return 0.0
+    if then.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
+        then = then.replace(tzinfo=UTC)
+    return max((now - then).total_seconds(), 0.0)
+
+
+def _by_status(session, column, name: str, help_text: str, known: tuple[str, ...]) -> Metric:
+    counts = dict(session.execute(select(column, func.count()).group_by(column)).all())
+    family = GaugeMetricFamily(name, help_text, labels=["status"])
+    for status in sorted(set(known) | set(counts)):
+        family.add_metric([status], counts.get(status, 0))
+    return family
+
+
+def _database_part(services: Services) -> list[Metric]:
+    now = datetime.now(UTC)
+    with services.read_sessions() as session:
+        outbound = _by_status(
+            session,
+            OutboundMessage.status,
+            "ledgerbot_outbound_messages",
+            "Outbound messages by status.",
+            OUTBOUND_STATUSES,
+        )
+        inbound = _by_status(
+            session,
+            InboundMessage.status,
+            "ledgerbot_inbound_messages",
+            "Inbound messages by status.",
+            INBOUND_STATUSES,
+        )
+        head_seq = session.scalar(select(LedgerHead.seq).where(LedgerHead.id == 1)) or 0
+        pending, oldest = session.execute(
+            select(func.count(), func.min(Evidence.created_at)).where(Evidence.status == "pending")
+        ).one()
+    return [
+        outbound,
+        inbound,
+        GaugeMetricFamily(
+            "ledgerbot_ledger_head_seq",
+            "Sequence number of the newest ledger entry.",
+            value=int(head_seq),
+        ),
+        GaugeMetricFamily(
+            "ledgerbot_pending_evidence",
+            "Evidence items waiting for a moderator.",
+            value=int(pending or 0),
+        ),
+        GaugeMetricFamily(
+            "ledgerbot_pending_evidence_oldest_age_seconds",
+            "Age of the oldest evidence item waiting for a moderator (0 when none waits).",
+            value=_age_seconds(oldest, now),
+        ),
+    ]
+
+
+class LedgerbotCollector(Collector):
+    """Reads everything at scrape time, from the services ``services_getter`` gives then."""
+
+    def __init__(self, services_getter: Callable[[], Services]) -> None:
+        self._services = services_getter
+
+    def collect(self) -> Iterable[Metric]:
+        services = self._services()
+        errors: dict[str, int] = {}
+        for part, produce in (("redis", _redis_part), ("database", _database_part)):
+            try:
+                families = produce(services)
+            except Exception as exc:
+                log.warning("metrics: %s part failed (%s)", part, type(exc).__name__)
+                errors[part] = 1
+            else:
+                errors[part] = 0
+                yield from families
+        scrape_error = GaugeMetricFamily(
+            "ledgerbot_scrape_error",
+            "1 when a part of this scrape could not be read.",
+            labels=["part"],
+        )
+        for part, value in errors.items():
+            scrape_error.add_metric([part], value)
+        yield scrape_error
+
+
+def make_registry(services_getter: Callable[[], Services]) -> CollectorRegistry:
+    """A private registry: the global default one would add this process's own python_ and
+    process_ metrics, which say nothing about the deployment many processes share."""
+    registry = CollectorRegistry()
+    registry.register(LedgerbotCollector(services_getter))
+    return registry
+
+
+# One per process; the collector asks for the serving app's services at each scrape, so
+# several apps in one process (as in the tests) each show their own deployment's numbers.
+_registry = make_registry(current_services)
+
+
+@bp.get("/metrics", endpoint="metrics")  # the endpoint keeps its old name
+def serve_metrics():
+    response = Response(generate_latest(_registry), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import UTC, datetime
 
 import redis
@@ -54,6 +55,13 @@ OUTCOME_BY_STATUS = {400: "bad_request", 403: "bad_signature", 413: "bad_request
 
 
 @bp.before_request
+def _start_timer() -> None:
+    """Registered first, so the webhook-duration histogram includes reading the form and
+    checking the signature (and a 413 raised while reading it)."""
+    g.webhook_started = time.perf_counter()
+
+
+@bp.before_request
 def _bind_message_sid() -> None:
     """Every log line about this request carries its MessageSid (when it has a sane one)."""
     sid = request.form.get("MessageSid") or request.form.get("SmsMessageSid")
@@ -62,10 +70,13 @@ def _bind_message_sid() -> None:
 
 @bp.after_request
 def _count(response: Response) -> Response:
+    """Count the inbound webhook by outcome and observe its duration (one Redis round trip)."""
     if request.endpoint == "twilio.inbound":
+        started = g.pop("webhook_started", None)
         outcome = g.pop("webhook_outcome", None)
         outcome = outcome or OUTCOME_BY_STATUS.get(response.status_code, "error")
-        metrics.count_webhook(current_services(), outcome)
+        seconds = None if started is None else time.perf_counter() - started
+        metrics.record_webhook(current_services(), outcome, seconds)
     return response
 
 

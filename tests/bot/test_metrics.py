@@ -1,16 +1,19 @@
-"""GET /metrics: counters shared through Redis, gauges read at scrape time, and a scrape
-that still answers when Redis or the database is down."""
+"""GET /metrics: counters and histograms shared through Redis (per deployment), gauges read at
+scrape time, and a scrape that still answers when Redis or the database is down."""
 
 from __future__ import annotations
 
 import math
 import re
 
-from sqlalchemy import func, select
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select, update
 
-from bot.messaging.models import OutboundMessage
+from bot.messaging.models import InboundMessage, OutboundMessage
 from bot.ops import metrics, redis_embedded
 from bot.ops.services import Services, install
+from bot.web import metrics as web_metrics
 from bot.web.app import create_app
 from ledger.models import LedgerHead
 from tests.support.messaging import drain, inbound_params, post_signed
@@ -19,11 +22,14 @@ from tests.test_helpers import load_demo
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)')
 TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
+UNESCAPE = re.compile(r"\\(.)")
 
 
 def parse(text: str) -> dict[tuple[str, frozenset], float]:
-    """A strict little parser for the text format 0.0.4: every sample belongs to a declared
-    family, labels are well-formed and unique, values are numbers."""
+    """A strict little parser for the text format (0.0.4; prometheus_client now labels it
+    version=1.0.0, the same lines for names like ours): every sample belongs to a declared
+    family, labels are well-formed and unique, values are numbers. Label values come back
+    unescaped, as prometheus_client's parser gives them."""
     assert text.endswith("\n")
     types: dict[str, str] = {}
     samples: dict[tuple[str, frozenset], float] = {}
@@ -51,7 +57,8 @@ def parse(text: str) -> dict[tuple[str, frozenset], float]:
             for label in LABEL.finditer(raw_labels):
                 assert label.start() == consumed, line
                 assert label.group(1) not in labels
-                labels[label.group(1)] = label.group(2)
+                unescaped = UNESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1], label.group(2))
+                labels[label.group(1)] = unescaped
                 consumed = label.end()
             assert consumed == len(raw_labels), line
         key = (name, frozenset(labels.items()))
@@ -64,11 +71,23 @@ def value(samples, name: str, **labels) -> float:
     return samples[(name, frozenset(labels.items()))]
 
 
+def official(text: str) -> dict[tuple[str, frozenset], float]:
+    """The same samples as prometheus_client's own parser reads them."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
 def scrape(client) -> dict[tuple[str, frozenset], float]:
     response = client.get("/metrics")
     assert response.status_code == 200
-    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
-    return parse(response.get_data(as_text=True))
+    assert response.headers["Content-Type"] == CONTENT_TYPE_LATEST
+    text = response.get_data(as_text=True)
+    samples = parse(text)
+    assert official(text) == samples
+    return samples
 
 
 def test_counters_histogram_and_gauges_after_webhooks_and_a_drain(client, services, twilio):
@@ -124,7 +143,7 @@ def test_counters_histogram_and_gauges_after_webhooks_and_a_drain(client, servic
         )
         head_seq = session.scalar(select(LedgerHead.seq))
     assert by_status == {"queued": 4}  # what the Twilio stand-in answered
-    for status in metrics.OUTBOUND_STATUSES:
+    for status in web_metrics.OUTBOUND_STATUSES:
         expected = by_status.get(status, 0)
         assert value(samples, "ledgerbot_outbound_messages", status=status) == expected
     assert value(samples, "ledgerbot_inbound_messages", status="done") == 3
@@ -168,7 +187,7 @@ def test_scrape_and_webhooks_survive_redis_down(tmp_path, app, client, services,
         assert value(samples, "ledgerbot_scrape_error", part="redis") == 1
         assert value(samples, "ledgerbot_scrape_error", part="database") == 0
         assert value(samples, "ledgerbot_inbound_messages", status="received") == 1
-        assert not any(name.startswith("ledgerbot_webhooks") for name, _ in samples)
+        assert not any(name.startswith("ledgerbot_webhook") for name, _ in samples)
         assert not any(name.startswith("ledgerbot_queue_depth") for name, _ in samples)
 
         # Redis comes back: the increments kept while it was down are added with the next one.
@@ -179,6 +198,9 @@ def test_scrape_and_webhooks_survive_redis_down(tmp_path, app, client, services,
         assert value(samples, "ledgerbot_webhooks_total", outcome="queue_unavailable") == 1
         assert value(samples, "ledgerbot_webhooks_total", outcome="stored") == 1
         assert value(samples, "ledgerbot_job_duration_seconds_count", job="process_inbound") == 1
+        duration = "ledgerbot_webhook_duration_seconds_count"
+        assert value(samples, duration, outcome="queue_unavailable") == 1
+        assert value(samples, duration, outcome="stored") == 1
     finally:
         flaky.close()
         server.stop()
@@ -214,6 +236,8 @@ def test_db_unavailable_webhook_is_counted(services, redis_url):
         assert response.status_code == 503
         samples = scrape(client)
         assert value(samples, "ledgerbot_webhooks_total", outcome="db_unavailable") == 1
+        count = "ledgerbot_webhook_duration_seconds_count"
+        assert value(samples, count, outcome="db_unavailable") == 1
     finally:
         down.close()
         install(services)
@@ -226,16 +250,89 @@ def test_recording_never_raises_when_redis_is_unreachable(services):
         )
     )
     try:
-        metrics.count_webhook(dead, "stored")
+        metrics.record_webhook(dead, "stored", 0.002)
+        metrics.record_webhook(dead, "stored", None)
         metrics.observe_job(dead, "send_outbound", 1.5)
         metrics.observe_job(dead, "send_outbound", math.inf)
     finally:
         dead.close()
 
 
-def test_label_values_are_escaped():
-    out = metrics.Exposition()
-    out.family("x_total", "counter", "x")
-    out.sample("x_total", 1, label='a "quoted"\\ value\nnext')
-    samples = parse(out.text())
-    assert value(samples, "x_total", label='a \\"quoted\\"\\\\ value\\nnext') == 1
+def test_label_values_are_escaped(client, services):
+    """A status read from the database is a label value: quotes, backslashes and newlines in it
+    are escaped in the text and read back intact by both parsers."""
+    assert post_signed(client, inbound_params("+15551234567", "HELP")).status_code == 200
+    odd = 'a "q"\\ b\nc'
+    with services.sessions.begin() as session:
+        session.execute(update(InboundMessage).values(status=odd))
+    response = client.get("/metrics")
+    assert 'ledgerbot_inbound_messages{status="a \\"q\\"\\\\ b\\nc"} 1.0' in response.get_data(
+        as_text=True
+    )
+    samples = scrape(client)
+    assert value(samples, "ledgerbot_inbound_messages", status=odd) == 1
+
+
+def test_webhook_duration_histogram_counts_every_webhook_by_outcome(client, services):
+    stored = [inbound_params("+15551234567", f"HELP {n}") for n in range(5)]
+    for params in stored:
+        assert post_signed(client, params).status_code == 200
+    assert post_signed(client, stored[0]).status_code == 200  # a duplicate
+    assert client.post("/twilio/messages", data=stored[1]).status_code == 403
+    assert post_signed(client, inbound_params("+1555", "HELP")).status_code == 400
+    assert client.get("/twilio/nowhere").status_code == 404  # not a webhook: not observed
+
+    samples = scrape(client)
+    expected = {"stored": 5, "duplicate": 1, "bad_signature": 1, "bad_request": 1}
+    name = "ledgerbot_webhook_duration_seconds"
+    les = [metrics.bucket_label(b) for b in metrics.WEBHOOK_BUCKETS] + ["+Inf"]
+    assert les[:2] == ["0.001", "0.0025"] and les[-2:] == ["1.0", "+Inf"]  # milliseconds
+    for outcome in metrics.WEBHOOK_OUTCOMES:
+        n = expected.get(outcome, 0)
+        buckets = [value(samples, name + "_bucket", outcome=outcome, le=le) for le in les]
+        series = [
+            key for key in samples if key[0] == name + "_bucket" and ("outcome", outcome) in key[1]
+        ]
+        assert len(series) == len(les)  # no other buckets
+        assert buckets == sorted(buckets) and buckets[-1] == n, (outcome, buckets)
+        assert value(samples, name + "_count", outcome=outcome) == n
+        assert n == value(samples, "ledgerbot_webhooks_total", outcome=outcome)
+        total = value(samples, name + "_sum", outcome=outcome)
+        assert (total > 0) == (n > 0) and total < n * 1.0 + 1e-9, (outcome, total)
+
+
+def test_deployments_sharing_one_redis_do_not_see_each_others_counts(services, redis_conn):
+    """Two QUEUE_NAMEs on one Redis: each scrape shows only its own deployment's numbers."""
+    other = Services(
+        services.settings.__class__(**{**vars(services.settings), "queue_name": "ledgerbot-b"}),
+        engine=services.engine,
+    )
+    apps = {"a": create_app(services=services), "b": create_app(services=other)}
+    try:
+        for name, count in (("a", 3), ("b", 1)):
+            for _ in range(count):
+                params = inbound_params("+15551234567", "HELP")
+                assert post_signed(apps[name].test_client(), params).status_code == 200
+        metrics.observe_job(services, "process_inbound", 0.2)
+
+        a, b = (scrape(apps[name].test_client()) for name in "ab")
+        assert value(a, "ledgerbot_webhooks_total", outcome="stored") == 3
+        assert value(b, "ledgerbot_webhooks_total", outcome="stored") == 1
+        assert value(a, "ledgerbot_webhook_duration_seconds_count", outcome="stored") == 3
+        assert value(b, "ledgerbot_webhook_duration_seconds_count", outcome="stored") == 1
+        assert value(a, "ledgerbot_job_duration_seconds_count", job="process_inbound") == 1
+        assert value(b, "ledgerbot_job_duration_seconds_count", job="process_inbound") == 0
+        assert value(a, "ledgerbot_queue_depth", queue="ledgerbot-test", state="queued") == 3
+        assert value(b, "ledgerbot_queue_depth", queue="ledgerbot-b", state="queued") == 1
+
+        keys = sorted(key.decode() for key in redis_conn.scan_iter("*metrics*"))
+        assert keys == [
+            "ledgerbot:ledgerbot-b:metrics:webhook_durations",
+            "ledgerbot:ledgerbot-b:metrics:webhooks",
+            "ledgerbot:ledgerbot-test:metrics:jobs",
+            "ledgerbot:ledgerbot-test:metrics:webhook_durations",
+            "ledgerbot:ledgerbot-test:metrics:webhooks",
+        ]
+    finally:
+        other.close()
+        install(services)
