@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from bot.ops import redis_embedded  # noqa: E402
 from bot.ops.services import Services  # noqa: E402
 from ledger.db import make_engine, normalize_url  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
+from tests.support.processes import wait_http as support_wait_http  # noqa: E402
 from tests.support.twilio_server import TwilioStandIn  # noqa: E402
 
 ACCOUNT_SID = "AC" + "be" * 16
@@ -321,17 +321,12 @@ class Stack:
 
 
 def wait_http(url: str, child: Child | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child is not None and not child.alive():
-            raise RuntimeError(f"{child.name} exited early:\n{child.log_tail()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
+    def gone() -> str | None:
+        if child is None or child.alive():
+            return None
+        return f"{child.name} exited early:\n{child.log_tail()}"
+
+    support_wait_http(url, timeout=timeout, gone=gone)
 
 
 # -- CPU accounting: where the cores went during a measurement --------------------------------

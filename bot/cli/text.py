@@ -14,10 +14,17 @@ from sqlalchemy import func, select
 from bot.cli.common import services_of
 
 
-def signed_post(url: str, params: dict[str, str], auth_token: str) -> int:
+def signed_post(
+    url: str, params: dict[str, str], auth_token: str, signed_url: str | None = None
+) -> int:
+    """POST ``params`` to ``url`` signed as Twilio signs; the HTTP status.
+
+    ``signed_url`` is the URL Twilio would have signed when it differs from the one posted to
+    (the bot checks signatures against PUBLIC_URL, which a proxy may stand in front of).
+    """
     from twilio.request_validator import RequestValidator
 
-    signature = RequestValidator(auth_token).compute_signature(url, params)
+    signature = RequestValidator(auth_token).compute_signature(signed_url or url, params)
     request = urllib.request.Request(
         url,
         data=urllib.parse.urlencode(params).encode(),
@@ -61,7 +68,11 @@ def text(ctx, from_, to, whatsapp, url, wait, message) -> None:
         "Body": message,
         "NumMedia": "0",
     }
-    status = signed_post(base + "/twilio/messages", params, services.webhook_auth_token)
+    path = "/twilio/messages"
+    public = (settings.public_url or "").rstrip("/")
+    status = signed_post(
+        base + path, params, services.webhook_auth_token, (public + path) if public else None
+    )
     if status != 200:
         raise click.ClickException(f"the bot answered HTTP {status}")
     deadline, replies, quiet_since = time.monotonic() + wait, [], None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import urllib.parse
-import urllib.request
 import uuid
 
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from tests.support.settings import BOT_NUMBER, WHATSAPP_NUMBER, sign
+from bot.cli.text import signed_post
+from tests.support.settings import AUTH_TOKEN, BOT_NUMBER, PUBLIC_URL, WHATSAPP_NUMBER, sign
 
 
 def inbound_params(sender: str, body: str, *, whatsapp: bool = False, sid: str | None = None):
@@ -32,18 +31,8 @@ def post_signed(client, params: dict, path: str = "/twilio/messages", headers=No
 
 
 def http_post_signed(base_url: str, params: dict, path: str = "/twilio/messages") -> int:
-    """Over real HTTP, exactly as Twilio would call us."""
-    request = urllib.request.Request(
-        base_url + path,
-        data=urllib.parse.urlencode(params).encode(),
-        headers={"X-Twilio-Signature": sign(params, path)},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    """Over real HTTP, exactly as Twilio would call us (signed for the public URL)."""
+    return signed_post(base_url + path, params, AUTH_TOKEN, PUBLIC_URL + path)
 
 
 def drain(services) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 
 def service_env(services, **extra: str) -> dict[str, str]:
@@ -46,8 +47,17 @@ def run_worker(services, *, failpoints: str = "", timeout: float = 120) -> int:
     return completed.returncode
 
 
-def wait_http(url: str, process: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    """Until ``url`` answers 200 (or ``process`` exits, or ``timeout`` passes)."""
+def wait_http(
+    url: str,
+    process: subprocess.Popen | None = None,
+    timeout: float = 30.0,
+    gone: Callable[[], str | None] | None = None,
+) -> None:
+    """Until ``url`` answers 200; raises if the server's process exits or ``timeout`` passes.
+
+    ``gone`` says why the server cannot answer any more (None while it still might): the
+    benchmarks pass one that reads their child process's log.
+    """
     import time
     import urllib.request
 
@@ -55,6 +65,9 @@ def wait_http(url: str, process: subprocess.Popen | None = None, timeout: float 
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the process serving {url} exited with {process.returncode}")
+        reason = gone() if gone is not None else None
+        if reason:
+            raise RuntimeError(reason)
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
