@@ -33,6 +33,7 @@ def run(cfg: RunConfig) -> StageResult:
             },
         )
     ]
+    result.rows += quality_rows()
     result.details = {"runs": runs}
     result.notes.append(
         f"Each of the {cfg.rounds} runs of bench.answers.run gives the median over every question "
@@ -46,3 +47,57 @@ def run(cfg: RunConfig) -> StageResult:
         f"median, ≤ 20 ms)."
     )
     return result
+
+
+def quality_rows() -> list[Row]:
+    """Answer quality on the seed article's labelled questions (tests/fixtures/)."""
+    import tempfile
+    from pathlib import Path
+
+    from ledger.article_format import parse_article
+    from ledger.db import make_engine, session_factory, transaction
+    from ledger.importer import import_article
+    from ledger.migrate import upgrade
+    from tests.support.answer_quality import FLOORS, QUESTIONS, evaluate
+
+    seed = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "semax-article.txt"
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{folder}/quality.sqlite3")
+        upgrade(engine)
+        sessions = session_factory(engine)
+        with transaction(sessions) as session:
+            import_article(session, parse_article(seed.read_text(encoding="utf-8")))
+        with sessions() as session:
+            quality = evaluate(session)
+        engine.dispose()
+    label = f"{quality.count} labelled questions on the seed article ({QUESTIONS.name})"
+    return [
+        Row(
+            "answers",
+            f"first claim answers the question, {label}",
+            "share",
+            [quality.first],
+            digits=3,
+            target=_floor(FLOORS["first"]),
+        ),
+        Row(
+            "answers",
+            f"precision@3, {label}",
+            "share",
+            [quality.precision],
+            digits=3,
+            target=_floor(FLOORS["precision"]),
+        ),
+        Row(
+            "answers",
+            f"recall@3 (of what 3 slots can hold), {label}",
+            "share",
+            [quality.recall],
+            digits=3,
+            target=_floor(FLOORS["recall"]),
+        ),
+    ]
+
+
+def _floor(value: float) -> Target:
+    return Target(">=", value, f"≥ {value:.2f} (floor)")

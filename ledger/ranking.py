@@ -117,6 +117,7 @@ class Index:
         limit: int = 3,
         offset: int = 0,
         min_score: float = DEFAULT_MIN_SCORE,
+        prefer: str | None = None,
     ) -> list[tuple[Document, float]]:
         """The best ``limit`` documents after skipping ``offset``, as (document, score) pairs.
 
@@ -127,6 +128,10 @@ class Index:
         stopwords, or "does semax cure cancer" asked of the Semax article (where "semax" is
         in every claim) all give ``[]``. Calls that differ only in ``offset`` page through one
         ranking: their results are disjoint.
+
+        ``prefer`` names a tier the question asks about ("in people" → human): every candidate
+        of that tier comes before every other candidate, each group in the order above. The
+        set of candidates is the same; only its order changes.
         """
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
@@ -152,7 +157,11 @@ class Index:
                 tf = plist.get(i)
                 if tf:
                     scores[i] += idf * tf * (K1 + 1) / (tf + norm[i])
-        sort_key = self._sort_key
-        candidates = [(-score, *sort_key[i], i) for i, score in scores.items() if score > min_score]
+        sort_key, docs = self._sort_key, self._docs
+        candidates = [
+            (prefer is not None and docs[i].tier != prefer, -score, *sort_key[i], i)
+            for i, score in scores.items()
+            if score > min_score
+        ]
         top = heapq.nsmallest(offset + limit, candidates)[offset:]
-        return [(self._docs[i], -neg) for neg, _tier, _key, i in top]
+        return [(docs[i], -neg) for _other, neg, _tier, _key, i in top]

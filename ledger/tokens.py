@@ -55,6 +55,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 #   of Alzheimer's"); the specific word is kept alongside "animal" so a question about rats
 #   still prefers rat studies (the rarer word has the higher idf) over mouse studies.
 # - "mice" is an irregular plural the suffix rules cannot reach.
+# - "depression" is what people ask about; studies report "antidepressant-like" effects.
 # Not listed: "people" (a stopword: "what do people say" is as common as "in people"), and
 # "men"/"women" ("male rats" and "female mice" are animal studies).
 _SYNONYM_WORDS: dict[str, tuple[str, ...]] = {
@@ -65,6 +66,9 @@ _SYNONYM_WORDS: dict[str, tuple[str, ...]] = {
     "mouse": ("mouse", "animal"),
     "mice": ("mouse", "animal"),
     "rodent": ("rodent", "animal"),
+    "depression": ("depression", "antidepressant"),
+    "depressed": ("depression", "antidepressant"),
+    "antidepressant": ("antidepressant", "depression"),
 }
 
 _SPLIT = re.compile(r"[\W_]+")

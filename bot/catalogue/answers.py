@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.catalogue.intent import preferred_tier
 from ledger.models import Article, Claim, Source
 from ledger.ranking import Document, Index
 
@@ -71,8 +72,10 @@ def article_index(session: Session, article: Article) -> tuple[Index, dict[int, 
 def relevant_claims(
     session: Session, article: Article, question: str, offset: int = 0, limit: int = 3
 ) -> list[Cited]:
+    """The claims that answer ``question`` best, the tier it asks about first."""
     index, texts = article_index(session, article)
+    prefer = preferred_tier(question)
     return [
         Cited(doc.tier, doc.sid, texts[doc.key])
-        for doc, _score in index.search(question, limit, offset)
+        for doc, _score in index.search(question, limit, offset, prefer=prefer)
     ]

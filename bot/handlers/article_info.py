@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.catalogue.articles import article_counts, find_article, unknown_article_reply
+from bot.catalogue.safety import asks_for_advice
 from bot.handlers.ask import remember
 from bot.handlers.context import NOT_MEDICAL_ADVICE, Context, Outcome
 from bot.messaging.sms import fit_lines
 from bot.parsing import ArticleInfo
 from ledger.models import Article, QuestionNode
+from ledger.tokens import tokenize
 
 DEFAULT_PROMPTS = (
     "what does the human evidence show?",
@@ -25,21 +27,38 @@ MAX_PROMPTS = 8
 SUMMARY_CHARS = 180
 
 
+MIN_ASKERS = 2
+PROMPT_CHARS = (12, 80)
+
+
+def worth_suggesting(text: str) -> bool:
+    """The quality bar for a user's question to be offered to others as a prompt.
+
+    Long enough to mean something and short enough to read in a text, at least two words
+    that carry meaning (not "are you still there?"), and never a question asking for dosing,
+    protocol or treatment advice — that is catalogued but never promoted.
+    """
+    low, high = PROMPT_CHARS
+    return low <= len(text) <= high and len(tokenize(text)) >= 2 and not asks_for_advice(text)
+
+
 def suggested_prompts(ctx: Context, article: Article, limit: int = MAX_PROMPTS) -> list[str]:
-    """The most-asked open questions first, topped up with defaults."""
+    """Open questions at least two people asked that pass the bar, topped up with defaults."""
     asked = ctx.session.execute(
-        select(QuestionNode.text, func.count().label("n"))
+        select(QuestionNode.text, func.count(func.distinct(QuestionNode.asker)).label("askers"))
         .where(QuestionNode.article_id == article.id, QuestionNode.status == "open")
         .group_by(QuestionNode.text)
-        .order_by(func.count().desc(), QuestionNode.text)
-        .limit(limit)
+        .having(func.count(func.distinct(QuestionNode.asker)) >= MIN_ASKERS)
+        .order_by(func.count(func.distinct(QuestionNode.asker)).desc(), QuestionNode.text)
+        .limit(limit * 4)
     ).all()
-    prompts = [row.text for row in asked if len(row.text) <= 80]
-    for default in DEFAULT_PROMPTS:
-        if len(prompts) >= limit:
-            break
-        if default not in prompts:
-            prompts.append(default)
+    prompts: list[str] = []
+    seen: set[str] = set()
+    for text in [row.text for row in asked if worth_suggesting(row.text)] + list(DEFAULT_PROMPTS):
+        key = " ".join(tokenize(text))
+        if key not in seen and len(prompts) < limit:
+            seen.add(key)
+            prompts.append(text)
     return prompts
 
 
@@ -56,5 +75,5 @@ def handle(command: ArticleInfo, ctx: Context) -> Outcome:
     lines.append(f"Ledger: {counts.line()}. Try:")
     lines += [f"{article.slug}|{prompt}" for prompt in suggested_prompts(ctx, article)]
     tail = f"{ctx.article_url(article.slug)} {NOT_MEDICAL_ADVICE}"
-    # As many prompts as fit in the reply; the page lists them all.
-    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments))
+    # The summary and counts always; then as many prompts as fit (the page lists them all).
+    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments, keep=2))

@@ -6,7 +6,7 @@ from bot.catalogue.answers import relevant_claims
 from bot.catalogue.articles import article_counts, find_article, unknown_article_reply
 from bot.catalogue.safety import asks_for_advice
 from bot.handlers.context import CATALOGUE_ONLY, NOT_MEDICAL_ADVICE, Context, Outcome
-from bot.messaging.sms import fit_lines, gsm_friendly
+from bot.messaging.sms import fit_lines
 from bot.parsing import Ask
 from ledger.chain import append
 from ledger.models import QuestionNode
@@ -50,9 +50,10 @@ def handle(command: Ask, ctx: Context) -> Outcome:
             f"{header}\nThe ledger has nothing on that yet ({counts.line()}).\n"
             f"{evidence_tail}\n{ctx.article_url(article.slug)} {NOT_MEDICAL_ADVICE}"
         )
-    lines = [header, "From the ledger:"] + [gsm_friendly(c.line()) for c in cited]
+    lines = [header, "From the ledger:"] + [c.line() for c in cited]
     tail = f"More: MORE or {ctx.article_url(article.slug)}\n{evidence_tail}\n{NOT_MEDICAL_ADVICE}"
-    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments))
+    # The header and the best claim always; more claims as they fit.
+    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments, keep=3))
 
 
 def remember(ctx: Context, slug: str, node_id: int | None, offset: int | None) -> None:

@@ -15,5 +15,13 @@ HELP_TEXT = (
 )
 
 
+MODERATOR_HELP = (
+    "Moderator: pending [article] lists what waits; show E7 reads one; "
+    "approve E7 [human|preclinical|anecdotal]; reject E7 <reason>."
+)
+
+
 def handle(command: Help, ctx: Context) -> Outcome:
+    if ctx.is_moderator:
+        return Outcome(f"{HELP_TEXT}\n{MODERATOR_HELP}")
     return Outcome(HELP_TEXT)

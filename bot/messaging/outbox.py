@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from bot.messaging.models import OutboundMessage
-from bot.messaging.sms import fit
+from bot.messaging.sms import fit, gsm_friendly, segments
 from ledger.db import insert_ignoring_conflicts
 
 
@@ -33,6 +33,15 @@ def sender_for(settings, channel: str, inbound_to: str | None = None) -> str | N
     return inbound_to
 
 
+def _fitted(body: str, max_segments: int) -> str:
+    """The body as written when it fits; GSM-7 look-alikes when that saves it from a cut."""
+    if segments(body) > max_segments:
+        friendly = gsm_friendly(body)
+        if friendly != body:
+            body = friendly
+    return fit(body, max_segments)
+
+
 def add(
     session: Session,
     settings,
@@ -54,7 +63,7 @@ def add(
             "channel": notice.channel,
             "to_number": notice.number,
             "from_number": sender_for(settings, notice.channel, inbound_to),
-            "body": fit(notice.body, max_segments or settings.max_segments),
+            "body": _fitted(notice.body, max_segments or settings.max_segments),
             "status": "pending",
             "attempts": 0,
             "created_at": now,

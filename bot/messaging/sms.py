@@ -113,21 +113,48 @@ def fit(text: str, max_segments: int = 3, ellipsis: str = "…") -> str:
     return result
 
 
-def fit_lines(lines: list[str], tail: str, max_segments: int = 3) -> str:
+def fit_lines(lines: list[str], tail: str, max_segments: int = 3, keep: int = 0) -> str:
     """Join ``lines`` with newlines and end with ``tail``, dropping whole lines to fit.
 
-    Lines are dropped from the end (the tail stays last) until ``"\\n".join(kept) + "\\n" + tail``
-    fits in ``max_segments``. The tail is always kept; if it cannot fit on its own it is
-    shortened with :func:`fit`. An empty ``tail`` adds no trailing newline.
+    Every part is made GSM-7 where a look-alike is safe (:func:`gsm_friendly`) first: one em
+    dash would otherwise switch the whole text to UCS-2 and cost more than half its room.
+    Lines are then dropped from the end (the tail stays last) until the text fits in
+    ``max_segments``, but the first ``keep`` lines are never dropped — they are what the reply
+    is for (an article's summary and counts, the first claim). If those and the tail still
+    do not fit, the kept lines are shortened, never the tail; an empty ``tail`` adds no
+    trailing newline.
     """
-    kept = list(lines)
-    while kept:
-        body = "\n".join(kept)
-        text = f"{body}\n{tail}" if tail else body
-        if segments(text) <= max_segments:
-            return text
+    kept = [gsm_friendly(line) for line in lines]
+    tail = gsm_friendly(tail)
+    while True:
+        text = _joined(kept, tail)
+        if segments(text) <= max_segments or len(kept) <= keep:
+            break
         kept.pop()
-    return fit(tail, max_segments)
+    if segments(text) <= max_segments:
+        return text
+    if not kept:
+        return fit(tail, max_segments)
+    head = "\n".join(kept)
+    lo, hi = 0, len(head)  # the longest cut of the kept lines that fits before the tail
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if segments(_joined([_cut(head, mid)], tail)) <= max_segments:
+            lo = mid
+        else:
+            hi = mid - 1
+    return _joined([_cut(head, lo)], tail) if lo else fit(tail, max_segments)
+
+
+def _joined(lines: list[str], tail: str) -> str:
+    body = "\n".join(lines)
+    if not body:
+        return tail
+    return f"{body}\n{tail}" if tail else body
+
+
+def _cut(text: str, size: int) -> str:
+    return text if size >= len(text) else text[:size].rstrip() + _GSM_ELLIPSIS
 
 
 # Typographic characters that would switch a whole SMS to UCS-2 (70 instead of 160 characters

@@ -33,6 +33,7 @@ class UnknownReason(StrEnum):
     BAD_TIER = auto()
     MISSING_REASON = auto()
     TOO_LONG = auto()
+    INGEST_USAGE = auto()
 
     @property
     def hint(self) -> str:
@@ -52,6 +53,8 @@ UNKNOWN_HINTS: dict[UnknownReason, str] = {
     '"ingest q:12|<paste>".',
     UnknownReason.EMPTY_QUESTION: 'Type your question after the |, e.g. "semax|is there human '
     'data?" or "|and in older adults?"',
+    UnknownReason.INGEST_USAGE: "To add evidence, ask first (semax|your question), then send "
+    '"ingest semax|q:12|<paste or link>" with the q: number from the reply.',
     UnknownReason.EMPTY_PASTE: "Paste the source after the question number, e.g. "
     '"ingest semax|q:12|<abstract or link>".',
     UnknownReason.QUESTION_TOO_LONG: f"Questions can be up to {MAX_QUESTION} characters. "

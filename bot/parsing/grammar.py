@@ -54,7 +54,7 @@ _KEYWORDS: dict[str, Command] = {
 }
 _MODERATOR_VERBS = ("approve", "reject", "pending", "show")
 # A bare slug equal to one of these would parse as something else, so canonical() adds a pipe.
-_RESERVED = frozenset(_KEYWORDS) | frozenset(_MODERATOR_VERBS)
+_RESERVED = frozenset(_KEYWORDS) | frozenset(_MODERATOR_VERBS) | {"ingest"}
 
 _TRAILING_PUNCT = re.compile(r"[\s.!?]+\Z")
 _NODE = re.compile(r"(?:[qQ]\s*:?\s*|#\s*)?([0-9]+)")
@@ -94,6 +94,8 @@ def parse(text: str) -> Command:
     if not norm:
         return Unknown(R.EMPTY, "")
     words = norm.split(None, 1)
+    if len(words) == 1 and _is_word(_TRAILING_PUNCT.sub("", norm), "ingest"):
+        return Unknown(R.INGEST_USAGE, norm[:_LOG_TEXT])
     if len(words) == 2 and _is_word(words[0], "ingest"):
         # The paste is evidence and must be stored as sent, so its length is judged on raw text.
         result, size = _ingest(raw, words[1]), len(raw)
@@ -158,7 +160,7 @@ def _dispatch(norm: str, words: list[str]) -> Command | UnknownReason:
 
 def _follow_up(question: str) -> Command | UnknownReason:
     question = question.strip()
-    if not question:
+    if not _has_words(question):
         return R.EMPTY_QUESTION
     if len(question) > MAX_QUESTION:
         return R.QUESTION_TOO_LONG
@@ -174,9 +176,17 @@ def _ask(norm: str) -> Command | UnknownReason:
     # "semax|?" is how people ask "what is this article?", not a question about it.
     if not question.replace("?", "").strip():
         return ArticleInfo(slug)
+    # "semax||" or "semax|..." is no question either: saved, it would be a public node "|".
+    if not _has_words(question):
+        return R.EMPTY_QUESTION
     if len(question) > MAX_QUESTION:
         return R.QUESTION_TOO_LONG
     return Ask(slug, question)
+
+
+def _has_words(text: str) -> bool:
+    """A question needs at least one letter or digit."""
+    return any(ch.isalnum() for ch in text)
 
 
 def _moderator(verb: str, rest: str) -> Command | UnknownReason:

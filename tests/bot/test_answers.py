@@ -57,7 +57,7 @@ def test_more_pages_through_the_ranking_then_stops(client, services, twilio, see
     assert quoted(second) and not set(quoted(first)) & set(quoted(second))
     for _ in range(30):
         reply = ask(client, services, twilio, "MORE")
-        if reply.startswith("That is all"):
+        if reply.startswith("No more claims in the ledger match q:1"):
             break
     else:
         pytest.fail("MORE never ran out")

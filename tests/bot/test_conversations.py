@@ -94,7 +94,43 @@ def test_follow_up_uses_the_last_article(client, services, twilio, demo):
 
 def test_follow_up_without_context_says_what_to_send(client, services, twilio, demo):
     [reply] = exchange(client, services, twilio, "|and in healthy people?")
-    assert "slug|question" in reply
+    assert "you have not asked about one yet" in reply and "article|question" in reply
+    assert "30 minutes" not in reply  # this number never texted before: nothing expired
+
+
+def test_more_says_what_is_true(client, services, twilio, demo):
+    """MORE once answered "the last one was over 30 minutes ago" to a brand-new number."""
+    [never] = exchange(client, services, twilio, "MORE")
+    assert "you have not asked one yet" in never and "30 minutes" not in never
+    exchange(client, services, twilio, "semax|?")
+    [after_article] = exchange(client, services, twilio, "more")
+    assert "asked none" in after_article and "semax|your question" in after_article
+    assert "30 minutes" not in after_article
+    exchange(client, services, twilio, "semax|does it raise BDNF?")
+    from datetime import UTC, datetime, timedelta
+
+    with services.sessions() as session:
+        contact = session.scalar(select(Contact).where(Contact.number == ASKER))
+        contact.last_context_at = datetime.now(UTC) - timedelta(minutes=31)
+        session.commit()
+    [expired] = exchange(client, services, twilio, "MORE")
+    assert expired.startswith("Your last question was over 30 minutes ago")
+
+
+def test_ingest_alone_and_empty_questions_get_their_usage(client, services, twilio, demo):
+    [alone] = exchange(client, services, twilio, "ingest")
+    assert "ingest semax|q:12|" in alone and "No article" not in alone
+    [empty] = exchange(client, services, twilio, "semax||")
+    assert "Type your question after the |" in empty
+    assert count(services, QuestionNode) == 0  # no public question "|"
+
+
+def test_a_moderator_asking_for_help_gets_the_moderator_commands(client, services, twilio):
+    [moderator] = exchange(client, services, twilio, "HELP", sender="+15550000001")
+    for command in ("pending", "show E", "approve E", "reject E"):
+        assert command in moderator
+    [asker] = exchange(client, services, twilio, "HELP")
+    assert "approve" not in asker
 
 
 def test_sms_stop_silences_everything_until_start(client, services, twilio, demo):

@@ -1,10 +1,18 @@
 """SMS segment arithmetic and fitting replies into a segment budget."""
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.messaging.sms import GSM7_BASIC, GSM7_EXTENSION, fit, fit_lines, is_gsm7, segments
+from bot.messaging.sms import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    fit,
+    fit_lines,
+    gsm_friendly,
+    is_gsm7,
+    segments,
+)
 
 
 def test_gsm7_tables():
@@ -185,7 +193,35 @@ def test_fit_lines_tail_is_always_kept():
 def test_fit_lines_property(lines, tail, max_segments):
     out = fit_lines(lines, tail, max_segments=max_segments)
     assert segments(out) <= max_segments
+    # Parts are compared as sent: typographic look-alikes become GSM-7 first.
+    lines, tail = [gsm_friendly(line) for line in lines], gsm_friendly(tail)
     if segments(tail) <= max_segments:
         assert out.endswith(tail)
         kept = out[: -len(tail)]
         assert kept == "" or "\n".join(lines).startswith(kept[:-1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.text(alphabet=_ALPHABET, max_size=200), min_size=1, max_size=12),
+    tail=st.text(alphabet=_ALPHABET, min_size=1, max_size=40),
+    max_segments=st.integers(1, 4),
+    keep=st.integers(1, 3),
+)
+def test_fit_lines_never_drops_the_lines_it_must_keep(lines, tail, max_segments, keep):
+    out = fit_lines(lines, tail, max_segments=max_segments, keep=keep)
+    assert segments(out) <= max_segments
+    lines, tail = [gsm_friendly(line) for line in lines], gsm_friendly(tail)
+    must = "\n".join(lines[:keep])
+    if segments(must + "\n" + tail) <= max_segments:
+        assert out.startswith(must) and out.endswith(tail)
+
+
+def test_an_em_dash_no_longer_costs_the_summary():
+    """`semax` once came back as only its link: one em dash made the reply UCS-2."""
+    summary = "Semax: a synthetic peptide — studied for BDNF and stroke recovery " * 3
+    out = fit_lines(
+        [summary, "Ledger: 55 sources; claims: 5 human"], "link Not medical advice.", 3, 2
+    )
+    assert out.startswith("Semax: a synthetic peptide - studied") and is_gsm7(out)
+    assert "55 sources" in out and out.endswith("Not medical advice.")

@@ -187,7 +187,6 @@ def test_normalize_slug_not_a_string():
         ("|and in older adults?", FollowUp("and in older adults?")),
         ("  |  what about dose? ", FollowUp("what about dose?")),
         ("||x", FollowUp("|x")),
-        ("|?", FollowUp("?")),
     ],
 )
 def test_ask_article_info_follow_up(text, expected):
@@ -359,7 +358,25 @@ ONE_PER_REASON = {
     R.BAD_TIER: "approve E1 gold",
     R.MISSING_REASON: "reject E1",
     R.TOO_LONG: "z" * 1801,
+    R.INGEST_USAGE: "ingest",
 }
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("ingest", R.INGEST_USAGE),
+        ("INGEST.", R.INGEST_USAGE),
+        ("semax||", R.EMPTY_QUESTION),
+        ("semax|...", R.EMPTY_QUESTION),
+        ("semax| | |", R.EMPTY_QUESTION),
+        ("|?", R.EMPTY_QUESTION),
+        ("||", R.EMPTY_QUESTION),
+    ],
+)
+def test_no_question_is_saved_from_punctuation_alone(text, reason):
+    """ "semax||" once saved a public question node "|"; "ingest" alone found no article."""
+    assert reason_of(text) is reason
 
 
 @pytest.mark.parametrize("reason", list(R))

@@ -94,10 +94,13 @@ def _nfkc_stripped(max_size):
     )
 
 
-questions = _nfkc_stripped(MAX_QUESTION).filter(
-    lambda q: q.replace("?", "").strip() and len(q) <= MAX_QUESTION
-)
-follow_ups = _nfkc_stripped(MAX_QUESTION).filter(lambda q: q and len(q) <= MAX_QUESTION)
+def _has_words(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+# A question needs a letter or digit ("semax||" and "|?" are no questions).
+questions = _nfkc_stripped(MAX_QUESTION).filter(lambda q: _has_words(q) and len(q) <= MAX_QUESTION)
+follow_ups = _nfkc_stripped(MAX_QUESTION).filter(lambda q: _has_words(q) and len(q) <= MAX_QUESTION)
 reasons = _nfkc_stripped(80).filter(lambda r: r and "|" not in r)
 pastes = st.text(clean_char, min_size=1, max_size=MAX_PASTE).map(str.strip).filter(bool)
 
