@@ -203,3 +203,20 @@ def test_accented_title_and_typed_accent_meet_at_one_slug(client, services, twil
         [reply] = exchange(client, services, twilio, typed)
         assert "No article" not in reply, (typed, reply)
         assert "Sémax" in reply
+
+
+def test_prompts_come_only_from_questions_worth_suggesting(client, services, twilio, demo):
+    """Junk ("are you still there?") and dosing questions once showed up as suggestions."""
+    people = ["+15553000001", "+15553000002", "+15553000003"]
+    for sender in people:
+        exchange(client, services, twilio, "semax|are you still there?", sender=sender)
+        exchange(client, services, twilio, "semax|how much should I take daily?", sender=sender)
+    for sender in people[:2]:
+        exchange(client, services, twilio, "semax|does it help with long covid fatigue?", sender)
+    exchange(client, services, twilio, "semax|does it help with tinnitus in adults?", people[0])
+    [info] = exchange(client, services, twilio, "semax", sender="+15553000009")
+    assert "semax|does it help with long covid fatigue?" in info  # two people asked it
+    assert "still there" not in info and "how much" not in info
+    assert "tinnitus" not in info  # one person asked it
+    with services.sessions() as session:  # every one of them is still saved
+        assert session.query(QuestionNode).count() == 9
