@@ -5,7 +5,7 @@
 It builds the bot's services from the environment (as ``ledgerbot worker`` does), warms up
 what a long-running worker has warm anyway (imports, the database and Redis connections, the
 Twilio client, the article's answer index), says it is ready (``RPUSH KEY:ready``), waits for
-the go (``BLPOP KEY:go``), then runs :func:`bot.worker_runtime.run_worker` in burst mode (the
+the go (``BLPOP KEY:go``), then runs :func:`bot.worker.runtime.run_worker` in burst mode (the
 project's ``SimpleWorker`` with scheduler, as in production) until the queue is empty, and
 reports its start and end times (``RPUSH KEY:done``). Process start-up is thus outside the
 timed drain, for the bot's jobs and for the no-op ceiling alike.

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.messaging.addresses import AddressError, parse_address
+from bot.messaging.addresses import AddressError, format_address, mask, parse_address
 
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 DEFAULT_INSTANCE = Path.cwd() / "instance"
@@ -137,7 +138,8 @@ def _url(*schemes: str) -> Callable[[Any], str]:
         scheme = parts.scheme.lower()
         if scheme not in schemes:
             raise ValueError
-        if scheme.startswith("sqlite") or scheme == "unix":
+        # SQLite files, unix sockets and PostgreSQL over its local socket have no host.
+        if scheme.startswith(("sqlite", "postgres")) or scheme == "unix":
             return value
         if not parts.hostname:
             raise ValueError
@@ -160,10 +162,10 @@ def _choice(*options: str) -> Callable[[Any], str]:
 
 def _address(channel: str) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
-        got, _number = parse_address(str(raw))
+        got, number = parse_address(str(raw))
         if got != channel:
             raise ValueError
-        return str(raw).strip()
+        return format_address(channel, number)  # what Twilio expects: whatsapp:+14155238886
 
     example = "+15005550006" if channel == "sms" else "whatsapp:+14155238886"
     parse.allowed = f"a number like {example}"  # type: ignore[attr-defined]
@@ -214,7 +216,12 @@ def _check(name: str, variable: str, raw: Any) -> Any:
     try:
         return parse(raw)
     except (ValueError, TypeError, AddressError):
-        shown = "" if "url" in name else f" (got {str(raw)[:40]!r})"
+        if "url" in name:  # URLs may carry passwords
+            shown = ""
+        elif name in ("moderator_numbers", "twilio_sms_from", "twilio_whatsapp_from"):
+            shown = f" (got {mask(str(raw)[:40])!r})"  # error output is logged too
+        else:
+            shown = f" (got {str(raw)[:40]!r})"
         raise ConfigError(f"{variable} must be {parse.allowed}{shown}") from None
 
 
@@ -241,7 +248,29 @@ def instance_secret(instance_path: str, name: str, nbytes: int = 32) -> str:
     try:
         os.link(temporary, path)
     except FileExistsError:  # another process won the race; use its value
-        return path.read_text().strip()
+        return _read_secret(path)
+    except OSError:  # a filesystem without hard links: exclusive create, readers wait
+        return _create_exclusively(path, value)
     finally:
         temporary.unlink()
     return value
+
+
+def _create_exclusively(path: Path, value: str) -> str:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def _read_secret(path: Path, timeout: float = 2.0) -> str:
+    """The secret another process wrote; waits out its write on filesystems without links."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = path.read_text().strip()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.01)

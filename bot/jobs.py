@@ -1,4 +1,4 @@
-"""Old job names, kept importable for one release (remove in 0.3).
+"""Old job names (0.1), kept importable for one release: this is 0.2; remove them in 0.3.
 
 RQ stores a job's function as a dotted name. Jobs queued by ledgerbot 0.1 name
 ``bot.jobs.process_inbound`` and ``bot.jobs.send_outbound``; a worker of this release still

@@ -35,7 +35,8 @@ def test_readme_verification_snippet_verifies_an_exported_ledger(services, tmp_p
 
 def _readme_tree() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"### The folders.*?```\n(.*?)```", readme, re.S).group(1)
+    section = readme.split("### The folders", 1)[1]
+    block = next(b for b in re.findall(r"```\n(.*?)```", section, re.S) if "bot/cli/" in b)
     return re.findall(r"^(bot/[\w.]+/?|ledger/|worker\.py|tests/|bench/)", block, re.M)
 
 
@@ -68,3 +69,20 @@ def test_readme_tree_lists_the_layers_in_the_order_the_contract_enforces():
     }
     assert set(in_tree) == set(contract)
     assert [rank[e] for e in in_tree] == sorted(rank[e] for e in in_tree), in_tree
+
+
+def test_readme_layer_line_is_the_contract():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [layers] = [
+        c["layers"] for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
+    ]
+    expected = " → ".join(
+        " | ".join(name.strip().removeprefix("bot.") for name in layer.split("|"))
+        for layer in layers
+    )
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The folders", 1)[1]
+    line = re.search(r"```\n(cli → .*?)\n```", section).group(1)
+    assert line == expected + " → ledger"

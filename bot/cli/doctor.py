@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from bot.cli.common import load_settings
+from bot.config import ConfigError, Settings
 from bot.ops.services import Services, install
 
 
@@ -18,7 +18,12 @@ def doctor(ctx: click.Context) -> None:
     from ledger.db import make_engine
 
     if ctx.obj is None:
-        settings = load_settings()
+        try:
+            settings = Settings.load()
+        except ConfigError as exc:  # said as a check, in the doctor's own format
+            click.secho(f"FAIL  configuration: {exc}", fg="red")
+            click.echo("1 checks: 1 FAIL, 0 WARN (fix the configuration, then run doctor again)")
+            sys.exit(1)
         url = settings.resolved_database_url()
         # Don't hang on an unreachable database server: a doctor should answer quickly.
         engine = make_engine(

@@ -29,9 +29,6 @@ STALE_STARTED = timedelta(seconds=JOB_TIMEOUT_S + 30)
 # Jobs are named by dotted path, so this module never imports the worker that runs them.
 INBOUND_JOB = "bot.worker.inbound.process_inbound"
 SEND_JOB = "bot.worker.sending.send_outbound"
-# Jobs are named by dotted path, so this module never imports the worker that runs them.
-INBOUND_JOB = "bot.worker.inbound.process_inbound"
-SEND_JOB = "bot.worker.sending.send_outbound"
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -42,8 +39,10 @@ def inbound_job_id(message_sid: str) -> str:
     return "inbound-h" + hashlib.sha256(message_sid.encode("utf-8", "replace")).hexdigest()[:32]
 
 
-def send_job_id(outbound_id: int) -> str:
-    return f"send-{outbound_id}"
+def send_job_id(queue_name: str, outbound_id: int) -> str:
+    """RQ's job keys are global to a Redis, and outbound ids repeat across deployments (each
+    has its own database), so the queue name is part of the id."""
+    return f"send-{queue_name}-{outbound_id}"
 
 
 def is_live(queue: Queue, job_id: str, now: datetime | None = None) -> bool:
@@ -89,7 +88,7 @@ def enqueue_send(queue: Queue, outbound_id: int) -> Job:
     return queue.enqueue(
         SEND_JOB,
         outbound_id,
-        job_id=send_job_id(outbound_id),
+        job_id=send_job_id(queue.name, outbound_id),
         retry=SEND_RETRY,
         job_timeout=JOB_TIMEOUT_S,
         result_ttl=RESULT_TTL_S,
@@ -106,7 +105,7 @@ def try_enqueue_sends(queue: Queue, outbound_ids: list[int]) -> None:
     """
     for outbound_id in outbound_ids:
         try:
-            if not is_live(queue, send_job_id(outbound_id)):
+            if not is_live(queue, send_job_id(queue.name, outbound_id)):
                 enqueue_send(queue, outbound_id)
         except redis.RedisError as exc:
             log.warning("could not queue outbound %s (%s); the sweeper will", outbound_id, exc)

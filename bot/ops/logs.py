@@ -22,6 +22,7 @@ from typing import IO
 
 from bot.messaging.addresses import mask
 from bot.messaging.sids import SAFE_SID
+from bot.ops.redis_embedded import embedded_redis_password
 
 message_sid_var: ContextVar[str | None] = ContextVar("ledgerbot_message_sid", default=None)
 job_id_var: ContextVar[str | None] = ContextVar("ledgerbot_job_id", default=None)
@@ -188,6 +189,8 @@ def secrets_of(services) -> list[str | None]:
             values.append(make_url(url).password if url else None)
         except Exception:  # not a URL SQLAlchemy can read; nothing to take from it
             continue
+    if not settings.redis_url:  # the embedded server's password, once one was generated
+        values.append(embedded_redis_password(settings.instance_path))
     return values
 
 

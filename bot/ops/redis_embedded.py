@@ -200,6 +200,14 @@ def _write_state(folder: Path, port: int, pid: int) -> None:
     os.replace(temporary, folder / STATE_FILE)
 
 
+def embedded_redis_password(data_dir: str) -> str | None:
+    """The folder's generated password, if one was generated (for log redaction)."""
+    try:
+        return (Path(data_dir) / PASSWORD_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
 def find_running(data_dir: str) -> EmbeddedRedis | None:
     """The live server of this folder, if it answers; never starts or creates anything."""
     folder = Path(data_dir)

@@ -82,6 +82,10 @@ def configure(
     logins.unauthorized_handler(_to_login)
     # No current_user in every template: public pages then never touch the session.
     logins.init_app(app, add_context_processor=False)
+    # Flask-Login's remember-me hook reads the session after every request, which makes every
+    # public response (pages, API, webhook) "Vary: Cookie" and uncacheable. We issue no
+    # remember-me cookies, so the hook has nothing to do.
+    app.after_request_funcs[None].remove(logins._update_remember_cookie)
     csrf = CSRFProtect(app)
     for blueprint in exempt:
         csrf.exempt(blueprint)

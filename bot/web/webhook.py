@@ -18,7 +18,7 @@ from flask import Blueprint, Response, abort, g, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from bot.messaging.addresses import AddressError, mask, parse_address
+from bot.messaging.addresses import AddressError, mask, parse_twilio_address
 from bot.messaging.models import InboundMessage, OutboundMessage
 from bot.messaging.queueing import enqueue_inbound
 from bot.messaging.sids import SAFE_SID
@@ -114,8 +114,8 @@ def inbound():
     if not SAFE_SID.fullmatch(message_sid):
         return bad_request("MessageSid is missing or malformed")
     try:
-        channel, from_number = parse_address(form.get("From", ""))
-        _, to_number = parse_address(form.get("To", ""))
+        channel, from_number = parse_twilio_address(form.get("From", ""))
+        _, to_number = parse_twilio_address(form.get("To", ""))
     except AddressError:
         return bad_request("From and To must be phone numbers in E.164 form")
     # PostgreSQL text cannot hold NUL, and it has no business in the public ledger anyway.

@@ -86,7 +86,7 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
             .limit(BATCH)
         ).all()
         for outbound_id in waiting:
-            if not is_live(queue, send_job_id(outbound_id), now):
+            if not is_live(queue, send_job_id(queue.name, outbound_id), now):
                 enqueue_send(queue, outbound_id)
                 report.outbound_queued += 1
 

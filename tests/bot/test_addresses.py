@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.messaging.addresses import AddressError, e164, parse_address
+from bot.messaging.addresses import AddressError, e164, parse_address, parse_twilio_address
 from bot.moderation.models import ModeratorAccount
 
 
@@ -61,3 +61,12 @@ def test_a_moderator_added_in_one_form_is_removed_in_another(services):
     assert account.number == "+15552223333" and account.active is False
     again = runner.invoke(cli, ["moderators", "remove", "whatsapp:+15552223333"], obj=services)
     assert again.exit_code == 1 and "no moderator" in again.output
+
+
+def test_the_webhook_never_turns_away_a_number_twilio_delivered():
+    """A shape check only: a 4xx is not retried, so the message would be lost."""
+    assert parse_twilio_address("+999123456789") == ("sms", "+999123456789")
+    assert parse_twilio_address("whatsapp:+15551234567") == ("whatsapp", "+15551234567")
+    for bad in ("+1 555 123 4567", "+١٥٥٥١٢٣٤٥٦٧", "5551234567", ""):
+        with pytest.raises(AddressError):
+            parse_twilio_address(bad)

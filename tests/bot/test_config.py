@@ -92,3 +92,26 @@ def test_a_command_started_with_a_bad_value_says_one_line_and_exits_1(tmp_path):
 
 def test_the_redis_key_prefix_carries_the_queue_name():
     assert Settings.load(env={"QUEUE_NAME": "prod"}).redis_key("rl", "x") == "ledgerbot:prod:rl:x"
+
+
+def test_database_urls_without_a_host_are_fine():
+    """PostgreSQL over its local socket (common on Debian) names no host."""
+    for url in ("postgresql:///ledgerbot", "postgresql://u@/db?host=/run/postgresql"):
+        assert Settings.load(env={"DATABASE_URL": url}).database_url == url
+
+
+def test_sender_numbers_are_stored_as_twilio_expects_them():
+    settings = Settings.load(
+        env={
+            "TWILIO_WHATSAPP_FROM": "WhatsApp: +1 415 523 8886",
+            "TWILIO_SMS_FROM": "+1 (500) 555-0006",
+        }
+    )
+    assert settings.twilio_whatsapp_from == "whatsapp:+14155238886"
+    assert settings.twilio_sms_from == "+15005550006"
+
+
+def test_a_bad_moderator_number_is_not_echoed_whole():
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(env={"MODERATOR_NUMBERS": "+15557776001,555"})
+    assert "5557776001" not in str(caught.value)

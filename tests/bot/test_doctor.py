@@ -180,3 +180,34 @@ def test_unreachable_database_fails_without_printing_its_password(services):
         assert "hunter2" not in result.output
     finally:
         down.close()
+
+
+def test_a_bad_configuration_value_is_one_failed_check(tmp_path):
+    """Settings are checked at start, so the doctor reports that check in its own format."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "LOG_FORMAT": "xml", "INSTANCE_PATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "doctor"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[0] == (
+        "FAIL  configuration: LOG_FORMAT must be one of text, json (got 'xml')"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_the_web_server_refuses_a_bad_value_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "RATE_LIMIT_WINDOW_S": "0", "INSTANCE_PATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", "import bot.web.wsgi"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "ledgerbot: configuration: RATE_LIMIT_WINDOW_S must be a whole number from 1 to 604800"
+        " (got '0')"
+    ]

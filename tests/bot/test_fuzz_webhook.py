@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from bot.messaging.addresses import AddressError, parse_address
+from bot.messaging.addresses import AddressError, parse_twilio_address
 from bot.messaging.models import InboundMessage, OutboundMessage
 from bot.web.webhook import MAX_BODY, STATUS_RANK
 from bot.worker import inbound as jobs
@@ -155,8 +155,8 @@ def reaches_storage(form, token: str | None = None) -> str | None:
     if token is not None and not re.fullmatch(r"[\x21-\x7e]{1,128}", token):
         return None
     try:
-        parse_address(form.get("From", ""))
-        parse_address(form.get("To", ""))
+        parse_twilio_address(form.get("From", ""))
+        parse_twilio_address(form.get("To", ""))
     except AddressError:
         return None
     if len(form.get("Body", "")) > MAX_BODY:
@@ -232,7 +232,7 @@ def test_signed_random_forms_never_500_and_bodies_round_trip(
             row = stored(services, sid)
             assert row is not None
             assert row.body == stored_body(form.get("Body", ""))
-            assert parse_address(form["From"]) == (row.channel, row.from_number)
+            assert parse_twilio_address(form["From"]) == (row.channel, row.from_number)
     else:
         assert inbound_count(services) == before
 

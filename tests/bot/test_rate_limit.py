@@ -54,18 +54,17 @@ def test_other_numbers_are_unaffected(client, services, twilio):
 
 
 class TestTwoDeploymentsShareOneRedis:
-    """Two deployments (QUEUE_NAMEs) on one Redis keep their own limits and locks."""
+    """Two deployments (QUEUE_NAMEs, each its own database) on one Redis share no key."""
 
     @pytest.fixture
     def settings_overrides(self):
         return {"rate_limit_count": 3, "queue_name": "deploy-a"}
 
-    def test_one_deployments_limit_does_not_silence_the_other(
-        self, client, services, twilio, tmp_path, database_url, redis_conn
+    def test_limits_locks_and_job_ids_stay_apart(
+        self, client, services, twilio, tmp_path, _sqlite_dbs, redis_conn
     ):
         from bot.ops.services import Services
         from bot.web.app import create_app
-        from bot.worker.runtime import _sweep_loop
         from tests.support.settings import make_settings
 
         load_demo(services)
@@ -76,7 +75,7 @@ class TestTwoDeploymentsShareOneRedis:
         other = Services(
             make_settings(
                 tmp_path / "b",
-                database_url,
+                _sqlite_dbs.fresh_url(tmp_path),
                 services.redis_url,
                 services.settings.twilio_api_url,
                 rate_limit_count=3,
@@ -87,24 +86,38 @@ class TestTwoDeploymentsShareOneRedis:
             other_client = create_app(services=other).test_client()
             reply = send_all(other_client, other, twilio, ["HELP"])
             assert len(reply) == 1 and reply[0] != NOTICE
+            for deployment in (services, other):
+                assert sweep_lock_taken(deployment)
+            keys = {key.decode() for key in redis_conn.keys("*")}
         finally:
             other.close()
             create_app(services=services)  # the first deployment is this process's again
 
-        # One sweep lock per deployment too.
-        import threading
-
-        stop = threading.Event()
-        sweeper = threading.Thread(target=_sweep_loop, args=(services, stop, 0.05))
-        sweeper.start()
-        stop.wait(0.3)
-        stop.set()
-        sweeper.join()
-
-        keys = {key.decode() for key in redis_conn.keys("*")}
         ours = {k for k in keys if not k.startswith("rq:")}
-        assert ours, keys
         assert all(k.startswith(("ledgerbot:deploy-a:", "ledgerbot:deploy-b:")) for k in ours), ours
-        assert any(k.startswith("ledgerbot:deploy-a:sweep-lock") for k in ours), ours
         assert any(k.startswith("ledgerbot:deploy-a:rl:") for k in ours)
         assert any(k.startswith("ledgerbot:deploy-b:rl:") for k in ours)
+        # Both databases number their replies from 1: RQ's job keys must still differ.
+        jobs = {k for k in keys if k.startswith("rq:job:send-")}
+        assert {"rq:job:send-deploy-a-1", "rq:job:send-deploy-b-1"} <= jobs, jobs
+
+
+def sweep_lock_taken(services) -> bool:
+    """Run one round of the worker's sweep loop; its lock is this deployment's own key."""
+    import threading
+
+    from bot.worker.runtime import _sweep_loop
+
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_loop, args=(services, stop, 0.05))
+    sweeper.start()
+    try:
+        key = services.settings.redis_key("sweep-lock")
+        for _ in range(100):  # the lock lives one second; look while it does
+            if services.redis.exists(key):
+                return True
+            stop.wait(0.01)
+        return False
+    finally:
+        stop.set()
+        sweeper.join()

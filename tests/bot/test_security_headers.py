@@ -85,3 +85,11 @@ def test_templates_need_nothing_the_policy_forbids():
     for template in templates:
         text = template.read_text(encoding="utf-8")
         assert not forbidden.search(text), template.name
+
+
+def test_public_responses_do_not_vary_on_the_session_cookie(client):
+    """Caches and CDNs may share public pages: nothing public reads the moderator session."""
+    for path in ("/healthz", "/api/articles", "/api/ledger", "/", "/ledger"):
+        response = client.get(path)
+        assert "Cookie" not in response.headers.get("Vary", ""), path
+        assert "Set-Cookie" not in response.headers, path

@@ -146,8 +146,8 @@ def test_a_failed_send_job_is_scheduled_for_retry_with_backoff(client, services,
     twilio.fail_next(1, status=503)
     drain(services)
     registry = ScheduledJobRegistry(queue=services.queue)
-    assert send_job_id(outbound_id) in registry.get_job_ids()
-    scheduled_at = registry.get_scheduled_time(send_job_id(outbound_id))
+    assert send_job_id(services.queue.name, outbound_id) in registry.get_job_ids()
+    scheduled_at = registry.get_scheduled_time(send_job_id(services.queue.name, outbound_id))
     delay = (scheduled_at - datetime.now(UTC)).total_seconds()
     assert 0 < delay <= SEND_RETRY.intervals[0]
     assert outbound(services, outbound_id).status == "pending" and twilio.messages == []
