@@ -169,10 +169,8 @@ def decide_view():
             flash(_message(evidence_id, summary), "ok" if summary[0] else "error")
         except DecisionError as exc:
             flash(str(exc), "error")
-    back = request.form.get("back", "")
-    if not back.startswith("/moderate") or "//" in back or "\\" in back:
-        back = url_for("moderate.queue")  # only ever back into the queue, never off-site
-    return redirect(back)
+    # Only ever back into the queue, never off-site.
+    return redirect(web_auth.safe_next(request.form.get("back")) or url_for("moderate.queue"))
 
 
 @bp.get("/audit")
