@@ -55,6 +55,7 @@ class Settings:
     rate_limit_count: int = 20
     rate_limit_window_s: int = 600
     log_format: str = "text"
+    trusted_proxies: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -94,6 +95,11 @@ class Settings:
 
     def resolved_database_url(self) -> str:
         return self.database_url or self.default_database_url
+
+    @property
+    def public_https(self) -> bool:
+        """PUBLIC_URL is https (parsed: ``HTTPS://`` is https too): HSTS, Secure cookies."""
+        return bool(self.public_url) and urlsplit(self.public_url).scheme.lower() == "https"
 
     def redis_key(self, *parts: str) -> str:
         """Every Redis key of this deployment: ``ledgerbot:<QUEUE_NAME>:…``.
@@ -206,6 +212,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "rate_limit_count": _integer(1, 1_000_000),
     "rate_limit_window_s": _integer(1, 7 * 24 * 3600),
     "log_format": _choice("text", "json"),
+    "trusted_proxies": _integer(0, 5),
 }
 
 

@@ -20,8 +20,12 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     services_module.install(services)
     app.extensions[services_module.EXTENSION] = services
     app.config.update(MAX_CONTENT_LENGTH=256 * 1024, **dict(settings.extra))
-    # One proxy hop (the usual TLS terminator): URLs and client addresses match the outside.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    # X-Forwarded-* are believed only from as many proxies as TRUSTED_PROXIES says: with
+    # nothing in front (as under `ledgerbot up`) anyone could send them, and a forged
+    # X-Forwarded-For would dodge the per-address login throttle.
+    hops = settings.trusted_proxies
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     from bot.ops import logs
     from bot.web import api, errors, health, metrics, moderate, public, security, webhook
@@ -29,8 +33,8 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
 
     logs.configure_for(services)
     # Twilio's POSTs are signed by Twilio and carry no cookies: no CSRF token to check.
-    web_auth.configure(app, services.secret_key, settings.public_url, exempt=(webhook.bp,))
-    security.install(app, settings.public_url)
+    web_auth.configure(app, services.secret_key, settings.public_https, exempt=(webhook.bp,))
+    security.install(app, settings.public_https)
     errors.install(app)
     # The one table of what the app serves.
     for blueprint in (webhook.bp, health.bp, public.bp, api.bp, moderate.bp, metrics.bp):

@@ -17,8 +17,9 @@ page is served with ``Referrer-Policy: no-referrer`` (browsers then send neither
 a real Origin); SameSite=Lax cookies plus the token cover what it would add. A refused form
 answers 400 with the site's own error page.
 
-Failed logins are counted in Redis per client address and name (5 per 15 minutes), so
-guessing is throttled across all web processes.
+Failed logins are counted in Redis per client address, per name and in all (LOGIN_LIMITS per
+15 minutes), so guessing is throttled across all web processes; the client address is the
+socket's unless TRUSTED_PROXIES says how many proxies' X-Forwarded-For to believe.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from bot.ops.services import current as current_services
 from ledger.db import transaction
 
 IDLE_TIMEOUT_S = 30 * 60
-LOGIN_FAILURES_ALLOWED = 5
 LOGIN_WINDOW_S = 15 * 60
 CSRF_REFUSED = "The form expired or did not come from this site; reload the page and try again."
 
@@ -60,9 +60,7 @@ class WebModerator(UserMixin):
         return self.token
 
 
-def configure(
-    app: Flask, secret_key: str, public_url: str | None, exempt: Iterable[Blueprint] = ()
-) -> None:
+def configure(app: Flask, secret_key: str, https: bool, exempt: Iterable[Blueprint] = ()) -> None:
     """Session cookie settings, Flask-Login and CSRFProtect; ``exempt``: blueprints whose
     POSTs do not come from a browser form (they authenticate otherwise)."""
     app.secret_key = secret_key
@@ -70,7 +68,7 @@ def configure(
         SESSION_COOKIE_NAME="ledgerbot_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=bool(public_url and public_url.startswith("https://")),
+        SESSION_COOKIE_SECURE=https,
         PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT_S,
         SESSION_REFRESH_EACH_REQUEST=True,
         WTF_CSRF_SSL_STRICT=False,  # see the module docstring: no Referer is ever sent
@@ -141,25 +139,38 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _limit_key(username: str) -> str:
+# Failed logins allowed per window: from one address, against one name, and in all. The
+# name limit lets an attacker delay one moderator's login, never guess it; the global one
+# stops guessing spread over many addresses.
+LOGIN_LIMITS = {"address": 10, "name": 10, "all": 200}
+
+
+def _throttle_keys(username: str) -> dict[str, str]:
     settings = current_services().settings
-    return settings.redis_key("login-failures", request.remote_addr or "-", username.lower()[:64])
+    return {
+        "address": settings.redis_key("login-failures", "address", request.remote_addr or "-"),
+        "name": settings.redis_key("login-failures", "name", username.casefold()[:64]),
+        "all": settings.redis_key("login-failures", "all"),
+    }
 
 
 def login_blocked(username: str) -> bool:
+    """Over any of the limits: refused before the password is even checked."""
+    keys = _throttle_keys(username)
     try:
-        failures = int(current_services().redis.get(_limit_key(username)) or 0)
+        counts = current_services().redis.mget(list(keys.values()))
     except redis.RedisError:
         return False  # the password check still stands; do not lock everyone out
-    return failures >= LOGIN_FAILURES_ALLOWED
+    return any(int(n or 0) >= LOGIN_LIMITS[kind] for kind, n in zip(keys, counts, strict=True))
 
 
 def record_failure(username: str) -> None:
-    key = _limit_key(username)
     try:
         pipe = current_services().redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, LOGIN_WINDOW_S)
+        for key in _throttle_keys(username).values():
+            # The window starts at the first failure; later ones do not push it back.
+            pipe.set(key, 0, ex=LOGIN_WINDOW_S, nx=True)
+            pipe.incr(key)
         pipe.execute()
     except redis.RedisError:
         pass

@@ -23,20 +23,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
 HSTS = "max-age=31536000"
 
 
-def headers(public_url: str | None) -> dict[str, str]:
+def headers(https: bool) -> dict[str, str]:
     values = {
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
     }
-    if public_url and public_url.lower().startswith("https://"):
+    if https:
         values["Strict-Transport-Security"] = HSTS
     return values
 
 
-def install(app: Flask, public_url: str | None) -> None:
-    values = headers(public_url)
+def install(app: Flask, https: bool) -> None:
+    values = headers(https)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

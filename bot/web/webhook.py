@@ -21,9 +21,10 @@ from sqlalchemy.exc import OperationalError
 from bot.messaging.addresses import AddressError, mask, parse_twilio_address
 from bot.messaging.models import InboundMessage, OutboundMessage
 from bot.messaging.queueing import enqueue_inbound
-from bot.messaging.sids import SAFE_SID
+from bot.messaging.sids import MESSAGE_SID
 from bot.ops import logs, metrics
 from bot.ops.services import current as current_services
+from bot.web import twilio_form
 from bot.web.signature import twilio_signed
 from ledger.db import insert_ignoring_conflicts, transaction
 
@@ -110,9 +111,13 @@ def _media(form) -> list[dict[str, str]]:
 @twilio_signed
 def inbound():
     form = request.form
-    message_sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    if not SAFE_SID.fullmatch(message_sid):
-        return bad_request("MessageSid is missing or malformed")
+    services = current_services()
+    try:
+        twilio_form.check(form, services.settings.twilio_account_sid)
+    except twilio_form.FormRefused as exc:
+        log.warning("refused a signed webhook: %s", exc)
+        return Response(f"{exc}\n", status=exc.status, mimetype="text/plain")
+    message_sid = form.get("MessageSid") or form.get("SmsMessageSid") or form["SmsSid"]
     try:
         channel, from_number = parse_twilio_address(form.get("From", ""))
         _, to_number = parse_twilio_address(form.get("To", ""))
@@ -125,7 +130,6 @@ def inbound():
     token = request.headers.get("I-Twilio-Idempotency-Token") or None
     if token is not None and not TOKEN.fullmatch(token):
         return bad_request("I-Twilio-Idempotency-Token is malformed")
-    services = current_services()
     try:
         with transaction(services.sessions) as session:
             inbound_id = insert_ignoring_conflicts(
@@ -168,9 +172,13 @@ def inbound():
 @twilio_signed
 def status():
     form = request.form
+    try:
+        twilio_form.check(form, current_services().settings.twilio_account_sid)
+    except twilio_form.FormRefused as exc:
+        return Response(f"{exc}\n", status=exc.status, mimetype="text/plain")
     message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
     new_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
-    if not SAFE_SID.fullmatch(message_sid) or new_status not in STATUS_RANK:
+    if not MESSAGE_SID.fullmatch(message_sid) or new_status not in STATUS_RANK:
         return bad_request("MessageSid and a known MessageStatus are required")
     error_code = form.get("ErrorCode")
     services = current_services()

@@ -24,10 +24,11 @@ from werkzeug.wrappers import Request
 
 from bot.messaging.addresses import AddressError, parse_twilio_address
 from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.web import twilio_form
 from bot.web.webhook import MAX_BODY, STATUS_RANK
 from bot.worker import inbound as jobs
 from ledger.db import transaction
-from tests.support.settings import AUTH_TOKEN, BOT_NUMBER, WHATSAPP_NUMBER, sign
+from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, BOT_NUMBER, WHATSAPP_NUMBER, sign
 from tests.test_helpers import load_demo
 
 MESSAGES = "/twilio/messages"
@@ -148,8 +149,17 @@ def inbound_forms(draw) -> MultiDict:
 
 
 def reaches_storage(form, token: str | None = None) -> str | None:
-    """The MessageSid the webhook will try to store, mirroring its checks before the insert."""
-    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    """The MessageSid the webhook will try to store, mirroring its checks before the insert.
+
+    The form rules (Twilio's SID shapes, repeated and re-cut names, the account) are the
+    production function's, attacked on their own in tests/bot/test_forgery.py; the rest is
+    mirrored here independently.
+    """
+    try:
+        twilio_form.check(form, ACCOUNT_SID)
+    except twilio_form.FormRefused:
+        return None
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid")
     if not JOB_ID_SAFE.fullmatch(sid) or len(sid) > 64:
         return None
     if token is not None and not re.fullmatch(r"[\x21-\x7e]{1,128}", token):
@@ -387,8 +397,15 @@ worker_bodies = st.one_of(
 def test_worker_handles_any_stored_body(client, services, backend, demo, body, moderator):
     """process_inbound is total: any body that was stored is handled, never left to retry."""
     sender = "+15550000001" if moderator else f"+1555{next(_numbers):07d}"
-    sid = f"SMfuzz{next(_numbers):026d}"
-    form = {"MessageSid": sid, "From": sender, "To": BOT_NUMBER, "Body": body, "NumMedia": "0"}
+    sid = f"SM{next(_numbers):032d}"
+    form = {
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": sender,
+        "To": BOT_NUMBER,
+        "Body": body,
+        "NumMedia": "0",
+    }
     response = client.post(MESSAGES, data=form, headers={"X-Twilio-Signature": sign(form)})
     if len(body) > MAX_BODY:
         assert response.status_code == 400

@@ -30,7 +30,7 @@ from ledger.chain import entry_hash, verify
 from ledger.db import transaction
 from ledger.models import Article, Base, Decision, Evidence, LedgerEntry, QuestionNode
 from tests.support.messaging import drain, inbound_params, post_signed
-from tests.support.settings import BOT_NUMBER, sign
+from tests.support.settings import ACCOUNT_SID, BOT_NUMBER, sign
 from tests.test_helpers import count, load_demo
 
 PASSWORD = "correct horse battery staple"
@@ -424,6 +424,7 @@ def test_status_callback_with_hostile_values(client, services, outbound):
         {"MessageSid": KNOWN_SID, "MessageStatus": "delivered", "ErrorCode": "1; DROP"},
         {"MessageSid": KNOWN_SID, "MessageStatus": "DELIVERED\u202e"},
     ):
+        form["AccountSid"] = ACCOUNT_SID  # Twilio's callbacks name the account
         response = post_signed(client, form, "/twilio/status")
         assert response.status_code in (204, 400), form
     tables_intact(services)
@@ -438,7 +439,12 @@ def test_status_callback_with_hostile_values(client, services, outbound):
     ids=["superscript", "arabic-indic", "12-digits", "20-digits", "5000-digits"],
 )
 def test_status_callback_odd_error_codes(request, client, services, outbound, error_code):
-    form = {"MessageSid": KNOWN_SID, "MessageStatus": "undelivered", "ErrorCode": error_code}
+    form = {
+        "MessageSid": KNOWN_SID,
+        "MessageStatus": "undelivered",
+        "ErrorCode": error_code,
+        "AccountSid": ACCOUNT_SID,
+    }
 
     response = post_signed(client, form, "/twilio/status")
 
@@ -454,7 +460,7 @@ def test_status_callback_nul_in_sid(request, client, services, outbound):
 
 
 def test_signed_status_for_an_unknown_sid_changes_nothing(client, services, outbound):
-    form = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "read"}
+    form = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "read", "AccountSid": ACCOUNT_SID}
     assert post_signed(client, form, "/twilio/status").status_code == 204
     with services.sessions() as session:
         assert session.scalar(select(OutboundMessage.status)) == "sent"

@@ -16,6 +16,7 @@ from bot.moderation.models import ModeratorSession
 from ledger.db import transaction
 from ledger.models import Decision, Evidence
 from tests.support.messaging import drain, inbound_params, post_signed
+from tests.support.settings import ACCOUNT_SID
 from tests.test_helpers import count, load_demo
 
 PASSWORD = "correct horse battery staple"
@@ -67,7 +68,9 @@ def test_queue_needs_login(client, services):
 
 
 def test_wrong_password_then_rate_limited(client, services, moderator):
-    for _ in range(5):
+    from bot.web.auth import LOGIN_LIMITS
+
+    for _ in range(LOGIN_LIMITS["name"]):
         assert log_in(client, password="wrong").status_code == 401
     assert log_in(client).status_code == 429  # even the right password waits now
 
@@ -207,7 +210,11 @@ def test_login_returns_only_into_moderate(client, services, moderator):
 def test_login_failures_are_counted_under_the_deployment_prefix(client, services, moderator):
     log_in(client, password="wrong")
     keys = services.redis.keys("ledgerbot:ledgerbot-test:login-failures:*")
-    assert [k.decode() for k in keys] == ["ledgerbot:ledgerbot-test:login-failures:127.0.0.1:alice"]
+    assert sorted(k.decode() for k in keys) == [
+        "ledgerbot:ledgerbot-test:login-failures:address:127.0.0.1",
+        "ledgerbot:ledgerbot-test:login-failures:all",
+        "ledgerbot:ledgerbot-test:login-failures:name:alice",
+    ]
 
 
 @pytest.mark.parametrize("path", ["/moderate/login", "/moderate/logout", "/moderate/decide"])
@@ -243,7 +250,11 @@ def test_webhook_needs_no_csrf_token(client, services):
     client.get("/moderate/login")  # a session cookie in the jar changes nothing
     response = post_signed(client, inbound_params(CONTRIBUTOR, "HELP"))
     assert response.status_code == 200
-    status = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
+    status = {
+        "MessageSid": "SM" + "0" * 32,
+        "MessageStatus": "delivered",
+        "AccountSid": ACCOUNT_SID,
+    }
     assert post_signed(client, status, path="/twilio/status").status_code == 204
 
 

@@ -93,3 +93,18 @@ def test_public_responses_do_not_vary_on_the_session_cookie(client):
         response = client.get(path)
         assert "Cookie" not in response.headers.get("Vary", ""), path
         assert "Set-Cookie" not in response.headers, path
+
+
+@pytest.mark.parametrize("public_url", ["HTTPS://bot.example.org", "https://BOT.example.org/"])
+def test_an_https_public_url_in_any_case_turns_on_hsts_and_secure_cookies(services, public_url):
+    """`PUBLIC_URL=HTTPS://…` once turned on HSTS but left the session cookie without Secure."""
+    https = Services(replace(services.settings, public_url=public_url), engine=services.engine)
+    try:
+        app = create_app(services=https)
+        response = app.test_client().get("/moderate/login")
+        assert "Strict-Transport-Security" in response.headers
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        assert "Secure" in response.headers.get("Set-Cookie", "")
+    finally:
+        https.close()
+        install(services)
