@@ -136,6 +136,8 @@ def safe_next(target: str | None) -> str | None:
     """Only ever back into /moderate on this site: no other host, no scheme tricks."""
     if not target or not target.startswith("/moderate") or "//" in target or "\\" in target:
         return None
+    if not target.isascii() or any(ch < " " or ch == "\x7f" for ch in target):
+        return None  # CR/LF would split the Location header: a 500, or worse
     return target
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,11 +17,13 @@ from bot.moderation.review import DecisionError, review, web_decider
 from bot.ops.services import current as current_services
 from bot.parsing import normalize_slug
 from bot.web import auth as web_auth
+from bot.web.limits import SEQ_MAX
 from ledger.db import transaction
 from ledger.models import TIERS, Article, Decision, Evidence
 
 bp = Blueprint("moderate", __name__, url_prefix="/moderate")
 PAGE = 50
+_ID = re.compile(r"[0-9]{1,10}")
 MAX_PAGE = 100_000
 
 
@@ -100,7 +103,7 @@ def _row(evidence: Evidence) -> dict:
     }
 
 
-@bp.get("/e/<int:evidence_id>")
+@bp.get(f"/e/<int(max={SEQ_MAX}):evidence_id>")
 @login_required
 def item(evidence_id: int):
     with _services().read_sessions() as session:
@@ -153,7 +156,8 @@ def decide_view():
         abort(400, "Choose approve or reject.")
     ids = []
     for raw in request.form.getlist("evidence_id"):
-        if not raw.isdigit():
+        # ASCII digits only ("²".isdigit() is true), and within the 32-bit id column.
+        if not _ID.fullmatch(raw) or int(raw) > SEQ_MAX:
             abort(400, "Bad evidence id.")
         ids.append(int(raw))
     if not ids:
