@@ -177,7 +177,7 @@ class Stack:
         if self.demo:
             from bot.catalogue.demo import load_demo_if_empty
 
-            load_demo_if_empty(self.services.sessions)
+            load_demo_if_empty(self.services.sessions, slug="semax")  # traffic says semax|…
 
     @property
     def backend(self) -> str:

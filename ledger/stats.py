@@ -21,6 +21,8 @@ Folding rules (kept here so pages, API and tests agree):
   is ignored.
 - ``question`` entries are question nodes; a node is answered once an evidence entry names
   its ``node_id``.
+- ``article`` entries carry the article's text (title, summary, limits, ``sections``); the
+  newest one is the article. They add to no count (``ledger.article_counts`` compares).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ SOURCE_GROUP_LABELS = {
     "x": "X posts",
     "other": "Other sources (YouTube, Instagram, web pages, other)",
 }
-FOLDED_KINDS = ("source", "claim", "question", "evidence")
+FOLDED_KINDS = ("article", "source", "claim", "question", "evidence")
 
 
 def source_group(kind: str) -> str:
@@ -63,6 +65,7 @@ class SourceItem:
     title: str
     platform: str | None
     summary: str
+    evidence_type: str | None = None  # the published "Evidence type:" sentence, when stored
 
     @property
     def group(self) -> str:
@@ -148,6 +151,8 @@ class ArticleLedger:
     """One article as its ledger entries tell it, in seq order."""
 
     slug: str
+    article: dict[str, Any] | None = None  # the newest ``article`` entry's payload
+    article_seq: int | None = None
     sources: list[SourceItem] = field(default_factory=list)
     claims: list[ClaimItem] = field(default_factory=list)
     questions: list[QuestionItem] = field(default_factory=list)
@@ -188,6 +193,18 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _source(seq: int, sid: str, payload: Mapping[str, Any]) -> SourceItem:
+    return SourceItem(
+        seq=seq,
+        sid=sid,
+        kind=_text(payload.get("kind")) or "other",
+        title=_text(payload.get("title")),
+        platform=payload.get("platform") if payload.get("platform") else None,
+        summary=_text(payload.get("summary")),
+        evidence_type=_text(payload.get("evidence_type")) or None,
+    )
+
+
 def fold(slug: str, rows: Iterable[Any]) -> ArticleLedger:
     """Rows must come in seq order: an answer can only name a question asked before it, and
     the first entry for a source id is the one that counts."""
@@ -199,20 +216,13 @@ def fold(slug: str, rows: Iterable[Any]) -> ArticleLedger:
         payload = json.loads(row.payload) if isinstance(row.payload, str) else row.payload
         if not isinstance(payload, dict):
             continue
-        if row.kind == "source":
+        if row.kind == "article":
+            ledger.article, ledger.article_seq = payload, row.seq
+        elif row.kind == "source":
             sid = _text(payload.get("sid"))
             if sid and sid not in seen_sids:
                 seen_sids.add(sid)
-                ledger.sources.append(
-                    SourceItem(
-                        seq=row.seq,
-                        sid=sid,
-                        kind=_text(payload.get("kind")) or "other",
-                        title=_text(payload.get("title")),
-                        platform=payload.get("platform") if payload.get("platform") else None,
-                        summary=_text(payload.get("summary")),
-                    )
-                )
+                ledger.sources.append(_source(row.seq, sid, payload))
         elif row.kind == "question" and _int(payload.get("node_id")) is not None:
             questions.append((row.seq, payload))
         elif row.kind in ("claim", "evidence"):
@@ -224,15 +234,9 @@ def fold(slug: str, rows: Iterable[Any]) -> ArticleLedger:
             tier = payload.get("tier")
             if tier in TIERS:
                 text = payload.get("text") or payload.get("summary") or payload.get("paste")
+                sid = _text(payload.get("sid")) or None
                 ledger.claims.append(
-                    ClaimItem(
-                        seq=row.seq,
-                        kind=row.kind,
-                        tier=tier,
-                        text=_text(text),
-                        sid=_text(payload.get("sid")) or None,
-                        node_id=node_id,
-                    )
+                    ClaimItem(row.seq, row.kind, tier, _text(text), sid=sid, node_id=node_id)
                 )
     for seq, payload in questions:
         node_id = payload["node_id"]

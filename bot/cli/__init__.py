@@ -19,6 +19,7 @@ COMMANDS = (
     db.db,
     records.verify,
     records.import_article_command,
+    records.export_article_command,
     run.up,
     run.worker,
     run.sweep,

@@ -1,4 +1,4 @@
-"""``ledgerbot verify`` and ``import-article``: the ledger's own records."""
+"""``ledgerbot verify``, ``import-article`` and ``export-article``: the ledger's own records."""
 
 from __future__ import annotations
 
@@ -42,17 +42,65 @@ def verify(ctx: click.Context) -> None:
 @click.option("--slug", default=None, help="Override the slug derived from the title.")
 @click.pass_context
 def import_article_command(ctx: click.Context, path: str, slug: str | None) -> None:
-    """Load an article file (the format of the published articles) into the ledger."""
+    """Load an article file (the format of the published articles) into the ledger.
+
+    Adds only what the ledger lacks; exits 1, writing nothing, when the ledger already holds
+    different content under the same slug and source ids (import it with its own --slug).
+    """
     from ledger.article_format import parse_article
     from ledger.db import transaction
-    from ledger.importer import import_article
+    from ledger.importer import AlreadyImported, ImportConflict, import_article
 
     services = services_of(ctx)
     record = parse_article(Path(path).read_text(encoding="utf-8"), slug=slug)
-    with transaction(services.sessions) as session:
-        report = import_article(session, record)
+    try:
+        with transaction(services.sessions) as session:
+            report = import_article(session, record)
+    except (ImportConflict, AlreadyImported) as exc:
+        raise click.ClickException(str(exc)) from None
+    done = ", new article" if report.article_created else ""
+    if report.article_completed:
+        done = ", article entry completed with its sections"
+    if not report.entries_added:
+        done = "; the ledger already holds this article exactly as this file has it"
     click.echo(
         f"{report.slug}: {report.entries_added} new ledger entries "
-        f"({report.sources_added} sources, {report.claims_added} claims"
-        f"{', new article' if report.article_created else ''})"
+        f"({report.sources_added} sources, {report.claims_added} claims{done})"
     )
+
+
+@click.command("export-article")
+@click.argument("slug")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.pass_context
+def export_article_command(ctx: click.Context, slug: str, output: str | None) -> None:
+    """Write an article back in the published text format, from its ledger entries alone.
+
+    Importing the result into an empty ledger gives the same entries (readers' evidence,
+    questions and moderation have no place in the format and stay in the ledger).
+    """
+    from ledger.article_export import export_ledger
+    from ledger.slugs import normalize_slug
+    from ledger.stats import load_ledgers
+
+    services = services_of(ctx)
+    key = normalize_slug(slug)
+    with services.read_sessions() as session:
+        ledger = load_ledgers(session, [key])[key] if key else None
+    try:
+        text = export_ledger(ledger) if ledger is not None else None
+    except ValueError:
+        text = None
+    if text is None:
+        raise click.ClickException(f"no article {slug!r} in the ledger")
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"{key}: wrote {output}", err=True)

@@ -19,9 +19,12 @@ from bot.catalogue.articles import find_article
 from bot.ops.services import current as current_services
 from bot.web.limits import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX
 from bot.web.openapi import document
+from ledger.article_counts import declared
+from ledger.article_layout import placed_sections, sections_of
+from ledger.article_sections import SOURCE_SECTIONS
 from ledger.chain import head, public_entry
 from ledger.models import TIERS, Article, LedgerEntry
-from ledger.stats import load_ledgers, pending_counts, stats_for
+from ledger.stats import ArticleLedger, load_ledgers, pending_counts
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -76,15 +79,31 @@ def _find_article(session, slug: str) -> Article:
     return article
 
 
-def article_json(article: Article, stats: dict[str, Any]) -> dict[str, Any]:
-    return {
+def article_json(
+    article: Article, ledger: ArticleLedger, pending: int, *, detail: bool = False
+) -> dict[str, Any]:
+    """An article with the ledger's own counts (``stats``) and, beside them, the counts the
+    published article declared (``declared``); the detail adds its sections in page order."""
+    stats = ledger.stats(pending)
+    sections = sections_of(ledger.article)
+    body = {
         "slug": article.slug,
         "title": article.title,
         "summary": article.summary,
         "limits": article.limits,
         "url": f"/a/{article.slug}",
-        "stats": stats,
+        "stats": stats.as_dict(),
+        "declared": declared(sections, stats).as_dict(),
     }
+    if detail:
+        body["article_seq"] = ledger.article_seq
+        body["sections"] = [
+            {**section, "sources": [s.sid for s in shown]}
+            if section["key"] in SOURCE_SECTIONS
+            else section
+            for section, shown in placed_sections(sections, ledger.sources)
+        ]
+    return body
 
 
 def _conditional(response: Response, etag: str, max_age: int) -> Response:
@@ -103,8 +122,9 @@ def openapi():
 def articles():
     with _read_session() as session:
         rows = session.scalars(select(Article).order_by(Article.slug)).all()
-        stats = stats_for(session, [a.slug for a in rows])
-    return jsonify(articles=[article_json(a, stats[a.slug].as_dict()) for a in rows])
+        ledgers = load_ledgers(session, [a.slug for a in rows])
+        pending = pending_counts(session, [a.slug for a in rows])
+    return jsonify(articles=[article_json(a, ledgers[a.slug], pending[a.slug]) for a in rows])
 
 
 @bp.get("/articles/<slug>")
@@ -113,7 +133,7 @@ def article(slug: str):
         found = _find_article(session, slug)
         ledger = load_ledgers(session, [found.slug])[found.slug]
         pending = pending_counts(session, [found.slug])[found.slug]
-    return jsonify(article_json(found, ledger.stats(pending).as_dict()))
+    return jsonify(article_json(found, ledger, pending, detail=True))
 
 
 @bp.get("/articles/<slug>/claims")

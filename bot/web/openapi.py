@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.web.limits import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX
+from ledger.article_counts import CONFIDENCE_FIELDS, FOOTER_COUNTS
+from ledger.article_sections import SECTION_KEYS
 from ledger.confidence import FORMULA, LABELS, WEIGHTS
 from ledger.models import TIERS
 from ledger.stats import SOURCE_GROUPS
@@ -37,6 +39,16 @@ def _counts(names) -> dict[str, Any]:
     return _object({name: COUNT for name in names})
 
 
+ARTICLE = {
+    "slug": {"type": "string"},
+    "title": {"type": "string"},
+    "summary": {"type": "string"},
+    "limits": {"type": "string"},
+    "url": {"type": "string", "description": "the HTML page, relative to this host"},
+    "stats": _ref("Stats"),
+    "declared": _ref("Declared"),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}, "message": {"type": "string"}}),
     "Confidence": _object(
@@ -61,14 +73,55 @@ SCHEMAS: dict[str, Any] = {
         description="Computed from the article's ledger entries (pending: evidence awaiting "
         "review, not yet in the ledger).",
     ),
-    "Article": _object(
+    "DeclaredCount": _object(
         {
-            "slug": {"type": "string"},
-            "title": {"type": "string"},
-            "summary": {"type": "string"},
-            "limits": {"type": "string"},
-            "url": {"type": "string", "description": "the HTML page, relative to this host"},
-            "stats": _ref("Stats"),
+            "key": {"type": "string"},
+            "label": {"type": "string", "description": "as the published article words it"},
+            "section": {"type": "string", "enum": ["inventory", "how_many"]},
+            "declared": COUNT,
+            "catalogued": {**COUNT, "nullable": True, "description": "null: no such count here"},
+            "differs": {"type": "boolean"},
+        },
+        description="A count the published article declared, beside the ledger's own count of "
+        "the same thing (catalogued).",
+    ),
+    "Declared": _object(
+        {
+            "note": {"type": "string", "nullable": True},
+            "counts": {"type": "array", "items": _ref("DeclaredCount")},
+            "confidence": {
+                **_object(
+                    {
+                        **{name: {"type": "string"} for name in CONFIDENCE_FIELDS},
+                        "differs": {"type": "boolean"},
+                    }
+                ),
+                "required": ["differs"],
+                "nullable": True,
+                "description": "the published confidence line, as printed",
+            },
+            "footer": {**_counts(FOOTER_COUNTS), "required": []},
+        },
+        description="What the published article declared (its counts describe the publisher's "
+        "whole ledger). The ledger's own counts are in stats: they are catalogued, these declared.",
+    ),
+    "Section": {
+        "type": "object",
+        "required": ["key"],
+        "properties": {
+            "key": {"type": "string", "enum": list(SECTION_KEYS)},
+            "heading": {"type": "string"},
+            "sources": {"type": "array", "items": {"type": "string"}},
+        },
+        "description": "One section of the published article, in page order (see "
+        "ledger/article_text.py for each key's fields).",
+    },
+    "Article": _object(ARTICLE),
+    "ArticleDetail": _object(
+        {
+            **ARTICLE,
+            "article_seq": {**SEQ, "nullable": True, "description": "the article entry shown"},
+            "sections": {"type": "array", "items": _ref("Section")},
         }
     ),
     "Claim": _object(
@@ -182,8 +235,8 @@ def _article_paths() -> dict[str, Any]:
         ),
         "/api/articles/{slug}": _get(
             "getArticle",
-            "One article with its statistics, confidence score and formula",
-            _json(_ref("Article"), "the article", CORS),
+            "One article with its statistics, declared counts, score, formula and sections",
+            _json(_ref("ArticleDetail"), "the article", CORS),
             parameters=[SLUG],
             **{"404": NOT_FOUND},
         ),

@@ -1,9 +1,12 @@
 """Server-rendered public pages: the article list, each article, and the ledger itself.
 
 Plain HTML with no JavaScript, so the pages work everywhere and a strict Content Security
-Policy can be added without exceptions. Every number on an article page comes from
-``ledger.stats`` (the ledger entries), the same as the JSON API. Pages show people's text
-through ``redact_numbers``; the JSON API cannot (entries must stay byte-exact to verify).
+Policy can be added without exceptions. An article page shows every section of the published
+article in its order, from the article's ledger entries (``ledger.article_layout``). Every
+count it leads with comes from ``ledger.stats`` (the ledger entries, "catalogued"), the same
+as the JSON API; what the published article declared stands beside them, labelled as declared
+(``ledger.article_counts``). Pages show people's text through ``redact_numbers``; the JSON API
+cannot (entries must stay byte-exact to verify).
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ from sqlalchemy import select
 
 from bot.catalogue.articles import find_article
 from bot.ops.services import current as current_services
+from ledger.article_counts import CATALOGUED, Declared
+from ledger.article_counts import declared as declared_counts
+from ledger.article_layout import placed_sections, sections_of
+from ledger.article_sections import EVIDENCE_TYPES, SOURCE_SECTIONS
 from ledger.chain import head, public_entry
 from ledger.confidence import FORMULA
 from ledger.models import TIERS, Article, LedgerEntry
 from ledger.redact import redact_numbers
 from ledger.stats import (
-    SCIENTISTS_SECTION_KINDS,
     SOURCE_GROUP_LABELS,
+    ArticleLedger,
+    ArticleStats,
+    SourceItem,
     load_ledgers,
     pending_counts,
     stats_for,
@@ -32,7 +41,7 @@ bp = Blueprint("public", __name__)
 
 LEDGER_PAGE_SIZE = 50
 PAYLOAD_PREVIEW_CHARS = 160
-PEOPLE_GROUPS = (("reddit", "Reddit"), ("x", "X"), ("other", "Other platforms"))
+TAIL = ("unknowns", "limits", "footer")
 
 
 @bp.app_template_filter("redact_numbers")
@@ -67,6 +76,94 @@ def index():
     )
 
 
+# The catalogued inventory, in the published order; a row takes the published label when the
+# article declared that count. Web pages get a row of their own: they are listed with the
+# scientists but counted neither as scientific sources nor as anecdotes.
+INVENTORY_ROWS = (
+    ("scientific_sources", SOURCE_GROUP_LABELS["scientific"]),
+    ("human_claims", "Claims tagged human evidence"),
+    ("preclinical_claims", "Claims tagged preclinical (animal/lab)"),
+    ("anecdotal_claims", "Claims tagged anecdotal"),
+    ("reddit", SOURCE_GROUP_LABELS["reddit"]),
+    ("x", SOURCE_GROUP_LABELS["x"]),
+    ("other_anecdote", "Other anecdote sources (YouTube, Instagram, other)"),
+    ("web", "Web pages listed with the scientists (not counted as scientific)"),
+    ("total_sources", "Total sources in chain"),
+)
+LEDGER_SECTIONS = (
+    ("inventory", {"key": "inventory", "heading": "Evidence inventory"}),
+    ("confidence", {"key": "confidence", "heading": "Quantified confidence (this ledger)"}),
+)
+DEFAULT_LIMITS = {"key": "limits", "heading": "Safety and limits"}
+
+
+def _inventory_rows(stats: ArticleStats, declared: Declared) -> list[dict]:
+    checks = declared.by_key("inventory")
+    rows = []
+    for key, label in INVENTORY_ROWS:
+        check = checks.pop(key, None)
+        count = stats.sources_by_kind.get("web", 0) if key == "web" else CATALOGUED[key](stats)
+        rows.append(
+            {
+                "label": check.label if check else label,
+                "catalogued": count,
+                "declared": check.declared if check else None,
+                "differs": bool(check and check.differs),
+            }
+        )
+    rows += [
+        {"label": c.label, "catalogued": None, "declared": c.declared, "differs": False}
+        for c in checks.values()
+    ]
+    return rows
+
+
+def _page_sections(sections: list[dict]) -> list[dict]:
+    """The published sections, plus the ones the page always shows: the ledger's own
+    inventory and score (before the sources when the article printed none) and its limits."""
+    sections = list(sections)
+    for key, stub in LEDGER_SECTIONS:
+        if any(s["key"] == key for s in sections):
+            continue
+        after = [i for i, s in enumerate(sections) if s["key"] == "inventory"]
+        later = [i for i, s in enumerate(sections) if s["key"] in (*SOURCE_SECTIONS, *TAIL)]
+        at = after[0] + 1 if after else later[0] if later else len(sections)
+        sections.insert(at, dict(stub))
+    if not any(s["key"] == "limits" for s in sections):
+        footer = [i for i, s in enumerate(sections) if s["key"] == "footer"]
+        sections.insert(footer[0] if footer else len(sections), dict(DEFAULT_LIMITS))
+    return sections
+
+
+def _evidence_type(source: SourceItem, key: str, tier: str | None) -> str | None:
+    """The published sentence; for an entry from before it was stored, its tier's sentence."""
+    if source.evidence_type or key != "scientists":
+        return source.evidence_type
+    return EVIDENCE_TYPES.get(tier, EVIDENCE_TYPES[None])
+
+
+def _article_blocks(ledger: ArticleLedger, stats: ArticleStats, declared: Declared) -> list:
+    """Every section in page order, with what the template needs beside its stored fields."""
+    tiers = ledger.source_tiers()
+    how_many = {c.label: c for c in declared.counts if c.section == "how_many"}
+    blocks = []
+    for section, shown in placed_sections(
+        _page_sections(sections_of(ledger.article)), ledger.sources
+    ):
+        key = section["key"]
+        block = {"key": key, "s": section, "heading": section.get("heading")}
+        if key in SOURCE_SECTIONS:
+            block["sources"] = [(s, _evidence_type(s, key, tiers.get(s.sid))) for s in shown]
+        elif key == "how_many":
+            block["counts"] = [
+                (item, how_many.get(item.get("text"))) for item in section.get("items", ())
+            ]
+        elif key == "inventory":
+            block["rows"] = _inventory_rows(stats, declared)
+        blocks.append(block)
+    return blocks
+
+
 @bp.get("/a/<slug>")
 def article(slug: str):
     with _read_session() as session:
@@ -78,25 +175,19 @@ def article(slug: str):
         ledger = load_ledgers(session, [found.slug])[found.slug]
         stats = ledger.stats(pending_counts(session, [found.slug])[found.slug])
         head_seq, head_hash = head(session)
-    people = {
-        group: [s for s in ledger.sources if s.group == group] for group, _label in PEOPLE_GROUPS
-    }
-    people["other"] = [s for s in people["other"] if s.kind not in SCIENTISTS_SECTION_KINDS]
+    declared = declared_counts(sections_of(ledger.article), stats)
     return render_template(
         "article.html",
         article=found,
         stats=stats,
+        declared=declared,
+        blocks=_article_blocks(ledger, stats, declared),
         chart=_chart(stats.claims),
-        group_labels=SOURCE_GROUP_LABELS,
-        scientists=[s for s in ledger.sources if s.kind in SCIENTISTS_SECTION_KINDS],
-        source_tiers=ledger.source_tiers(),
-        people=people,
-        people_groups=PEOPLE_GROUPS,
         contributed=[c for c in ledger.claims if c.kind == "evidence"],
         open_questions=[q for q in ledger.questions if q.status == "open"],
         answered_questions=[q for q in ledger.questions if q.status == "answered"],
-        limits=[line for line in (found.limits or "").splitlines() if line.strip()],
         formula=FORMULA,
+        article_seq=ledger.article_seq,
         head_seq=head_seq,
         head_hash=head_hash,
     )

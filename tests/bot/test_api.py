@@ -60,7 +60,7 @@ def test_articles_list_and_detail(seeded, client):
     assert article["slug"] == "semax" and article["url"] == "/a/semax"
 
     detail = client.get("/api/articles/semax").get_json()
-    assert detail == article
+    assert {k: v for k, v in detail.items() if k not in ("article_seq", "sections")} == article
     stats = detail["stats"]
     assert stats["claims"] == {"human": 6, "preclinical": 4, "anecdotal": 37}
     assert stats["questions"] == {"open": 1, "answered": 1}
@@ -70,6 +70,37 @@ def test_articles_list_and_detail(seeded, client):
     assert_error(client.get("/api/articles/nope"), 404)
     assert_error(client.get("/api/articles/" + "x" * 100), 404)
     assert_error(client.get("/api/articles/a%00b"), 404)
+
+
+def test_declared_counts_beside_the_catalogued_ones(seeded, client):
+    """The seed declares 102 sources, 32 scientific, 8 human claims...; the ledger lists 55."""
+    detail = client.get("/api/articles/semax").get_json()
+    declared = detail["declared"]
+    by_key = {(c["section"], c["key"]): c for c in declared["counts"]}
+    total = by_key["inventory", "total_sources"]
+    assert (total["declared"], total["catalogued"], total["differs"]) == (102, 55, True)
+    assert total["catalogued"] == detail["stats"]["total_sources"]
+    assert total["label"] == "Total sources in chain"
+    human = by_key["inventory", "human_claims"]
+    assert (human["declared"], human["catalogued"]) == (8, detail["stats"]["claims"]["human"])
+    assert by_key["inventory", "scientific_sources"]["declared"] == 32
+    assert by_key["inventory", "other_anecdote"]["differs"] is False
+    assert by_key["how_many", "anecdote_sources"]["catalogued"] == 37
+    assert "it declares 102 sources and this ledger catalogues 55" in declared["note"]
+    assert declared["confidence"]["value"] == "0.95" and declared["confidence"]["differs"] is False
+    assert declared["footer"]["ledger_size"] == 103
+
+
+def test_the_detail_has_every_section_in_page_order(seeded, client):
+    detail = client.get("/api/articles/semax").get_json()
+    keys = [s["key"] for s in detail["sections"]]
+    assert keys[:3] == ["framing", "topic", "what"] and keys[-1] == "footer"
+    assert len(keys) == 16
+    scientists = next(s for s in detail["sections"] if s["key"] == "scientists")
+    assert scientists["sources"][:3] == ["s1", "s2", "s3"] and len(scientists["sources"]) == 18
+    article_entry = client.get(f"/api/ledger/{detail['article_seq']}").get_json()
+    assert article_entry["kind"] == "article"
+    assert article_entry["payload"]["sections"][0] == detail["sections"][0]
 
 
 def test_claims_by_tier(seeded, client):
@@ -193,6 +224,8 @@ def test_openapi_document(client):
     assert document["openapi"].startswith("3.")
     schemas = document["components"]["schemas"]
     assert {"Article", "Stats", "Claim", "Question", "LedgerEntry", "Error"} <= set(schemas)
+    assert {"ArticleDetail", "Declared", "DeclaredCount", "Section"} <= set(schemas)
+    assert "declared" in schemas["Article"]["required"]
     assert set(document["paths"]) == {
         "/api/articles",
         "/api/articles/{slug}",

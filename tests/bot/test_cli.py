@@ -50,7 +50,7 @@ def test_up_then_text_gets_a_reply_then_everything_stops(tmp_path):
                 "+15551234567",
                 "--url",
                 f"http://127.0.0.1:{port}",
-                "semax|does it raise BDNF in people?",
+                "semax-demo|does it raise BDNF in people?",
             ],
             env=env,
             capture_output=True,

@@ -26,7 +26,37 @@ def pages(client) -> dict[str, str]:
     return {path: client.get(path).get_data(as_text=True) for path in paths}
 
 
-def test_article_page_shows_every_section(services, client):
+PUBLISHED_HEADINGS = (
+    "<h2>Regeneration vs degeneration — where this fits</h2>",
+    "<strong>This topic:</strong> Semax is studied for neural support",
+    "<h2>What it is</h2>",
+    "<h2>How it works</h2>",
+    "<h2>Why it would work (logic chain)</h2>",
+    "<h2>Why people take it</h2>",
+    "<h2>How many people take it</h2>",
+    "<h2>Evidence inventory</h2>",
+    "Quantified confidence (this ledger):",
+    "<h2>What scientists say</h2>",
+    "<h2>What people say on Reddit</h2>",
+    "<h2>What people say on X</h2>",
+    "<h2>Other anecdote evidence</h2>",
+    "<h2>What we do not know</h2>",
+    "<h2>Safety and limits</h2>",
+    "<h2>As published</h2>",
+    "<h2>Open questions</h2>",
+    "<h2>Ledger</h2>",
+)
+ANIMAL = "Evidence type: Animal or lab work — shows mechanism or early signal, not proof in people."
+HUMAN = "Evidence type: Tagged human evidence in this ledger — check sample size and design."
+
+
+def row(label: str, catalogued, declared) -> re.Pattern:
+    """An inventory row: its label, the ledger's count, the published article's count."""
+    cells = rf"<td>{re.escape(label)}</td>\s*<td>{catalogued}</td>\s*<td>{declared}"
+    return re.compile(cells)
+
+
+def test_article_page_shows_every_section_in_the_published_order(services, client):
     load_seed(services)
     node = add_question(services, "semax", "does it raise BDNF in healthy people?")
     answered = add_question(services, "semax", "any human trials?")
@@ -35,33 +65,66 @@ def test_article_page_shows_every_section(services, client):
     response = client.get("/a/semax")
 
     assert response.status_code == 200
+    assert "script-src 'none'" in response.headers["Content-Security-Policy"]
     html = response.get_data(as_text=True)
-    for heading in (
-        "What it is",
-        "Evidence inventory",
-        "What scientists say",
-        "What people say",
-        "Open questions",
-        "Safety and limits",
-    ):
-        assert f"<h2>{heading}</h2>" in html
-    assert "Semax is studied for neural support" in html
-    assert "Claims tagged human evidence: 6" in html  # 5 imported + 1 approved evidence
-    assert "Total sources in chain: 55" in html
-    assert "<svg" in html and 'class="bar bar-anecdotal"' in html
-    assert "Formula: human claims × 0.12" in html
-    assert "(source s1)" in html and "Tier: preclinical" in html  # a scientist source
-    assert "(source s41)" in html and "Tier: human" in html
-    for group in ("<h3>Reddit</h3>", "<h3>X</h3>", "<h3>Other platforms</h3>"):
-        assert group in html
+    at = [html.find(marker) for marker in PUBLISHED_HEADINGS]
+    assert -1 not in at, [m for m, i in zip(PUBLISHED_HEADINGS, at, strict=True) if i < 0]
+    assert at == sorted(at)
+    assert "<script" not in html and " style=" not in html
+    assert "Step logic:" in html and "<strong>IF</strong> In a study of 110 patients" in html
+    assert "Reasons that appear in this ledger:" in html
+    assert "User calls Semax their saving grace recently." in html
+    # Plain-language evidence types, as published; no kind/tier jargon.
+    assert html.count(ANIMAL) == 4 and html.count(HUMAN) == 5  # as the seed has them
+    assert "Evidence type: Published research." in html
+    assert "Kind:" not in html and "Tier:" not in html
+    assert "(source s1)" in html and "(source s41)" in html
     assert "(source s7)" in html and "(source s78)" in html
+    assert "There is a lack of longitudinal studies" in html
+    assert "Hash-chained sources verify integrity, not clinical truth." in html
+    # Counts: the ledger's own (catalogued) beside what the article declared.
+    assert row("Claims tagged human evidence", 6, 8).search(html)  # 5 imported + 1 approved
+    assert row("Total sources in chain", 55, 102).search(html)
+    assert row("Other anecdote sources (YouTube, Instagram, etc.)", 5, 5).search(html)
+    assert row("Web pages listed with the scientists (not counted as scientific)", 3, "—").search(
+        html
+    )
+    assert "it declares 102 sources and this ledger catalogues 55." in html
+    assert "68 anecdote source(s) (posts, threads, comments)" in html
+    assert "declared by the published article;\n        this ledger catalogues 37" in html
+    assert "Formula: human claims × 0.12" in html
+    assert "The published article declared:\n    0.95 / 1.00 — moderate" in html
+    assert "<svg" in html and 'class="bar bar-anecdotal"' in html
+    assert "Evidence ledger: 103" in html and "Text the build ([number removed])" in html
     assert f"q:{node}" in html and f"ingest semax|q:{node}|your paste" in html
     assert "<h3>Answered questions</h3>" in html and f"q:{answered}" in html
-    assert "Hash-chained sources verify integrity, not clinical truth." in html
     with services.read_sessions() as session:
         seq, digest = head(session)
     assert f"entry {seq}" in html and digest in html
-    assert 'href="/ledger"' in html
+    assert 'href="/ledger"' in html and 'href="/api/ledger/1"' in html  # the article entry
+
+
+def test_an_article_without_stored_sections_still_shows_every_part(services, client):
+    """Entries written before sections were stored: the page lays them out as it did."""
+    sources = (
+        SourceRecord("s1", "A rat study", "journal", None, "Rats.", "scientists", "preclinical"),
+        SourceRecord("s2", "A post", "reddit", "Reddit, r/x", "Felt it.", "people", "anecdotal"),
+        SourceRecord("s3", "A clip", "youtube", "YouTube", "Watched.", "people", "anecdotal"),
+    )
+    claims = tuple(ClaimRecord(s.tier, s.summary, s.sid) for s in sources)
+    with transaction(services.sessions) as session:
+        import_article(
+            session, ArticleRecord("old", "Old: article", "Its summary.", sources, claims, {}, None)
+        )
+
+    html = client.get("/a/old").get_data(as_text=True)
+
+    assert "<strong>This topic:</strong> Its summary." in html
+    assert ANIMAL in html and "Tier:" not in html
+    assert row("Total sources in chain", 3, "—").search(html)
+    for heading in ("What scientists say", "What people say on Reddit", "Other anecdote evidence"):
+        assert f"<h2>{heading}</h2>" in html
+    assert "No limits recorded for this article yet." in html
 
 
 def test_hostile_text_stays_text(services, client):

@@ -5,10 +5,35 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.article_export import export_record
 from ledger.article_format import parse_article
+from ledger.chain import check_payload
 
-SEED = Path(__file__).resolve().parent.parent / "fixtures" / "semax-article.txt"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SEED = FIXTURES / "semax-article.txt"
 SEED_TEXT = SEED.read_text(encoding="utf-8")
+SECOND_TEXT = (FIXTURES / "bpc-157-article.txt").read_text(encoding="utf-8")
+DEMO_TEXT = (FIXTURES.parent.parent / "bot" / "catalogue" / "data" / "semax-demo.txt").read_text(
+    encoding="utf-8"
+)
+PUBLISHED_ORDER = [
+    ("framing", "Regeneration vs degeneration — where this fits"),
+    ("topic", None),
+    ("what", "What it is"),
+    ("how", "How it works"),
+    ("logic", "Why it would work (logic chain)"),
+    ("why_take", "Why people take it"),
+    ("how_many", "How many people take it"),
+    ("inventory", "Evidence inventory"),
+    ("confidence", "Quantified confidence (this ledger)"),
+    ("scientists", "What scientists say"),
+    ("people", "What people say on Reddit"),
+    ("people", "What people say on X"),
+    ("people", "Other anecdote evidence"),
+    ("unknowns", "What we do not know"),
+    ("limits", "Safety and limits"),
+    ("footer", "---"),
+]
 
 # Hand count of the seed ("(source s" lines per section, and "Evidence type:" lines):
 # scientists 18 (4 animal/lab, 5 tagged human, 9 published research),
@@ -147,6 +172,147 @@ def test_limits(article):
     assert "catalogue only" in article.limits
 
 
+def sections(record) -> dict:
+    """Sections by key (the seed has one of each, apart from the three people sections)."""
+    return {s["key"]: s for s in record.sections}
+
+
+def test_every_section_in_published_order(article):
+    assert [(s["key"], s.get("heading")) for s in article.sections] == PUBLISHED_ORDER
+    # Plain JSON for a permanent, hashed entry: no floats anywhere.
+    check_payload({"sections": list(article.sections)})
+
+
+def test_framing_topic_and_what_it_is(article):
+    got = sections(article)
+    assert got["framing"]["paragraphs"][0].startswith("The body is always doing two things")
+    assert got["topic"]["text"].startswith("Semax is studied for neural support")
+    (what,) = got["what"]["paragraphs"]
+    assert what.endswith("Semax increased plasma BDNF levels.")
+
+
+def test_step_logic_and_logic_chain(article):
+    how, logic = sections(article)["how"], sections(article)["logic"]
+    assert how["lead"] == "Step logic:" and len(how["items"]) == 8
+    assert how["items"][-1].startswith("Alzheimer's Drug Discovery Foundation researcher")
+    assert len(logic["items"]) == 6
+    first = logic["items"][1]
+    assert (
+        first["if"]
+        == "In a study of 110 patients after ischemic stroke, Semax increased plasma BDNF levels."
+    )
+    assert first["then"].startswith("that is one proposed link in a repair/regeneration pathway")
+
+
+def test_why_and_how_many_people_take_it(article):
+    why, how_many = sections(article)["why_take"], sections(article)["how_many"]
+    assert why["lead"] == "Reasons that appear in this ledger:" and len(why["items"]) == 10
+    assert how_many["paragraphs"] == [
+        "There is no reliable global count of how many people take this compound. "
+        "That number is not in this ledger."
+    ]
+    assert how_many["lead"] == "What we can count from this ledger:"
+    assert how_many["items"] == [
+        {"count": 68, "text": "anecdote source(s) (posts, threads, comments)"},
+        {"count": 68, "text": "anecdote-tier claim(s) derived from them"},
+    ]
+    assert how_many["logic"].startswith("68 online report(s) are catalogued here.")
+
+
+def test_inventory_and_confidence_as_declared(article):
+    inventory, confidence = sections(article)["inventory"], sections(article)["confidence"]
+    assert inventory["paragraphs"] == [
+        "This is a count of what is in this ledger — not a claim about all research worldwide."
+    ]
+    assert inventory["items"][0] == {
+        "label": "Scientific sources catalogued (PubMed, trials, reviews)",
+        "count": 32,
+    }
+    assert inventory["items"][-1] == {"label": "Total sources in chain", "count": 102}
+    # As printed: the score is text, never a float in a hashed payload.
+    assert confidence["value"] == "0.95" and confidence["scale"] == "1.00"
+    assert confidence["label"] == "moderate — human claims present in ledger"
+    assert confidence["formula"].startswith("human claims×0.12 + preclinical×0.04")
+
+
+def test_source_sections_list_their_ids_and_keep_the_evidence_sentence(article, by_sid):
+    listed = [s.get("sources") for s in article.sections if s["key"] in ("scientists", "people")]
+    assert listed == [SCIENTIST_SIDS, REDDIT_SIDS, X_SIDS, OTHER_SIDS]
+    assert by_sid["s1"].evidence_type == (
+        "Animal or lab work — shows mechanism or early signal, not proof in people."
+    )
+    assert by_sid["s6"].evidence_type == "Published research." and by_sid["s6"].tier is None
+    assert by_sid["s7"].evidence_type is None  # people's posts carry no evidence-type line
+
+
+def test_unknowns_limits_and_footer(article):
+    got = sections(article)
+    assert got["unknowns"]["items"][0].startswith("There is a lack of longitudinal studies")
+    assert got["limits"]["items"][0].startswith("Hash-chained sources verify integrity")
+    footer = got["footer"]
+    assert footer["notice"].startswith("Not medical advice. Counts and quotes are from")
+    assert (footer["ledger_size"], footer["ranked_more"], footer["low_confidence"]) == (103, 84, 14)
+    assert footer["suggested_prompts"] == 8
+    assert footer["texting"].startswith("Text the build (+14245134626) or WhatsApp")
+    assert "lines" not in footer
+
+
+@pytest.mark.parametrize("text", [SEED_TEXT, SECOND_TEXT, DEMO_TEXT], ids=["seed", "bpc", "demo"])
+def test_writing_an_article_back_gives_the_published_text(text):
+    assert export_record(parse_article(text)) == text.rstrip("\n") + "\n"
+
+
+def test_second_article_reads_every_section():
+    record = parse_article(SECOND_TEXT)
+    assert record.slug == "bpc-157"
+    keys = [s["key"] for s in record.sections]
+    assert keys == [key for key, _heading in PUBLISHED_ORDER]
+    assert Counter(c.tier for c in record.claims) == {"anecdotal": 11, "preclinical": 4, "human": 2}
+    assert record.stated_counts["total_sources"] == 38 and len(record.sources) == 21
+    footer = sections(record)["footer"]
+    assert footer["lines"] == ["Rebuilt from the hash chain whenever a new entry is appended."]
+
+
+def test_odd_lines_keep_their_fields():
+    text = "\n".join(
+        [
+            "Foo: Bar",
+            "How many people take it",
+            "- 3 anecdote source(s)",
+            "- some, uncounted",
+            "Logic: a sample, not a census.",
+            "Why it would work (logic chain)",
+            "- IF a THEN b",
+            "- if lowercase then not a link",
+            "Quantified confidence (this ledger): high",
+            "---",
+            "Evidence ledger 7",
+            "Something else",
+        ]
+    )
+    got = sections(parse_article(text))
+    assert got["how_many"]["items"] == [
+        {"count": 3, "text": "anecdote source(s)"},
+        {"text": "some, uncounted"},
+    ]
+    assert got["how_many"]["logic"] == "a sample, not a census."
+    assert got["logic"]["items"] == [
+        {"if": "a", "then": "b"},
+        {"text": "if lowercase then not a link"},
+    ]
+    assert got["confidence"] == {
+        "key": "confidence",
+        "heading": "Quantified confidence (this ledger)",
+        "text": "high",
+    }
+    assert got["footer"] == {
+        "key": "footer",
+        "heading": "---",
+        "ledger_size": 7,
+        "lines": ["Something else"],
+    }
+
+
 def test_no_title_raises_value_error():
     for text in ("", "   ", "\n\n \t\n"):
         with pytest.raises(ValueError, match="no title"):
@@ -156,6 +322,7 @@ def test_no_title_raises_value_error():
 def test_title_only():
     record = parse_article("BPC-157: Gut Repair\n")
     assert record.slug == "bpc-157"
+    assert record.sections == ()
     assert record.sources == ()
     assert record.claims == ()
     assert record.stated_counts == {}
@@ -203,6 +370,12 @@ def test_duplicate_sids_keep_first():
 SEED_LINES = SEED_TEXT.splitlines()
 
 
+def assert_round_trip(record) -> None:
+    """Writing a record back and reading it again gives the same record, JSON-clean."""
+    check_payload({"sections": list(record.sections)})
+    assert parse_article(export_record(record), slug=record.slug) == record
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_never_raises_except_value_error_on_random_text(text):
@@ -213,6 +386,7 @@ def test_never_raises_except_value_error_on_random_text(text):
     else:
         assert record.title
         assert record.slug
+        assert_round_trip(record)
 
 
 @settings(max_examples=300, deadline=None)
@@ -227,3 +401,4 @@ def test_never_raises_on_shuffled_seed_lines(lines):
         sids = [s.sid for s in record.sources]
         assert len(sids) == len(set(sids))
         assert all(s.tier in {None, "human", "preclinical", "anecdotal"} for s in record.sources)
+        assert_round_trip(record)

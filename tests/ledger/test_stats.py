@@ -12,14 +12,16 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event, select
 
+from ledger.article_counts import declared
 from ledger.article_format import ArticleRecord, ClaimRecord, SourceRecord, parse_article
+from ledger.article_layout import sections_of
 from ledger.chain import append
 from ledger.confidence import FORMULA
 from ledger.db import transaction
 from ledger.decisions import Decider, decide
 from ledger.importer import import_article
 from ledger.models import Article, Evidence, QuestionNode
-from ledger.stats import article_stats, stats_for
+from ledger.stats import article_stats, load_ledgers, stats_for
 from tests.test_helpers import SEED
 
 SECTIONS = {
@@ -209,3 +211,60 @@ def test_many_articles_take_two_queries(services):
 
     assert all(s.claims["human"] == 1 for s in stats.values())
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2
+
+
+def test_declared_counts_stand_beside_the_catalogued_ones(services):
+    """The seed declares its publisher's ledger (102 sources...) and lists 55: both are kept,
+    paired, and the catalogued ones stay the ones computed from entries."""
+    load_seed(services)
+    with services.read_sessions() as session:
+        ledger = load_ledgers(session, ["semax"])["semax"]
+    stats = ledger.stats()
+    result = declared(sections_of(ledger.article), stats)
+
+    pairs = {(c.section, c.key): (c.declared, c.catalogued) for c in result.counts}
+    assert pairs == {
+        ("inventory", "scientific_sources"): (32, stats.sources["scientific"]),
+        ("inventory", "human_claims"): (8, 5),
+        ("inventory", "preclinical_claims"): (6, 4),
+        ("inventory", "anecdotal_claims"): (68, 37),
+        ("inventory", "reddit"): (39, 16),
+        ("inventory", "x"): (24, 16),
+        ("inventory", "other_anecdote"): (5, 5),  # YouTube and Instagram; web pages are apart
+        ("inventory", "total_sources"): (102, 55),
+        ("how_many", "anecdote_sources"): (68, 37),
+        ("how_many", "anecdote_claims"): (68, 37),
+    }
+    assert stats.sources["scientific"] == 15
+    assert [c.key for c in result.counts if not c.differs] == ["other_anecdote"]
+    assert result.note.endswith(
+        "They differ on 9 of 10 counts: it declares 102 sources and this ledger catalogues 55."
+    )
+    assert result.confidence == {
+        "value": "0.95",
+        "scale": "1.00",
+        "label": "moderate — human claims present in ledger",
+        "formula": result.confidence["formula"],
+        "differs": False,
+    }
+    assert result.footer == {
+        "ledger_size": 103,
+        "ranked_more": 84,
+        "low_confidence": 14,
+        "suggested_prompts": 8,
+    }
+
+
+def test_article_entries_count_for_nothing_and_the_newest_is_the_article(services):
+    load_seed(services)
+    with services.read_sessions() as session:
+        before = article_stats(session, "semax")
+    with transaction(services.sessions) as session:
+        append(session, "article", "semax", {"title": "Semax: later", "summary": "", "limits": ""})
+    with services.read_sessions() as session:
+        ledger = load_ledgers(session, ["semax"])["semax"]
+        assert article_stats(session, "semax") == before
+    assert ledger.article["title"] == "Semax: later"
+    # An article entry without sections lays out as the page did before they were stored.
+    assert [s["key"] for s in sections_of(ledger.article)] == ["scientists"] + ["people"] * 3
+    assert declared(sections_of(ledger.article), before).note is None
