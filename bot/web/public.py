@@ -17,6 +17,7 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
 from bot.catalogue.articles import find_article
+from bot.catalogue.safety import asks_for_advice
 from bot.ops.services import current as current_services
 from ledger.article_counts import CATALOGUED, Declared
 from ledger.article_counts import declared as declared_counts
@@ -184,7 +185,10 @@ def article(slug: str):
         blocks=_article_blocks(ledger, stats, declared),
         chart=_chart(stats.claims),
         contributed=[c for c in ledger.claims if c.kind == "evidence"],
-        open_questions=[q for q in ledger.questions if q.status == "open"],
+        # A dosing question is catalogued, but never shown as a call for evidence.
+        open_questions=[
+            q for q in ledger.questions if q.status == "open" and not asks_for_advice(q.question)
+        ],
         answered_questions=[q for q in ledger.questions if q.status == "answered"],
         formula=FORMULA,
         article_seq=ledger.article_seq,

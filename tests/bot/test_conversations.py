@@ -220,3 +220,11 @@ def test_prompts_come_only_from_questions_worth_suggesting(client, services, twi
     assert "tinnitus" not in info  # one person asked it
     with services.sessions() as session:  # every one of them is still saved
         assert session.query(QuestionNode).count() == 9
+
+
+def test_a_dosing_question_is_never_a_call_for_evidence(client, services, twilio, demo):
+    exchange(client, services, twilio, "semax|how much should I take daily?")
+    exchange(client, services, twilio, "semax|does it help with tinnitus in adults?")
+    page = client.get("/a/semax").get_data(as_text=True)
+    assert "tinnitus" in page and "how much should I take" not in page
+    assert count(services, QuestionNode) == 2  # both are catalogued
