@@ -7,13 +7,22 @@ serializes them outright; ``decisions.evidence_id`` is UNIQUE as the backstop. T
 told who decided first.
 
 Approval appends an ``evidence`` entry (the paste, its identifiers, tier, pseudonyms) and a
-``moderation`` entry. Rejection appends only a ``moderation`` entry holding the SHA-256 of the
-paste: rejected text never becomes public, yet the decision is on the record.
+``moderation`` entry. Everything a person typed goes through ``ledger.redact.publishable``
+first, by ``publication``: the same function moderators are shown before they approve, so the
+entry holds exactly what they saw.
+
+Rejection appends only a ``moderation`` entry holding ``paste_hmac_sha256``, a keyed digest of
+the paste: rejected text never becomes public, yet the decision is on the record and whoever
+holds the key can tell which paste it was. Keyed, because a plain SHA-256 of a short paste
+gives it away: a phone number inside one was recovered from the public digest by brute force
+in seconds. The key (``paste_digest_key``) is derived from the deployment's secret, which the
+ledger never sees; callers pass it in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +31,43 @@ from sqlalchemy.orm import Session
 
 from ledger.chain import append, timestamp
 from ledger.models import TIERS, Claim, Decision, Evidence, QuestionNode
-from ledger.redact import redact_numbers
+from ledger.redact import Redacted, publishable, redact_numbers
+
+PASTE_DIGEST_CONTEXT = b"ledgerbot paste digest v1"
+
+
+def paste_digest_key(secret_key: str) -> bytes:
+    """The key for ``paste_hmac_sha256``: HMAC(secret_key, context), so it is never the secret
+    itself (which also keys pseudonyms and sessions) and can be rotated by changing the context."""
+    return hmac.new(secret_key.encode("utf-8"), PASTE_DIGEST_CONTEXT, hashlib.sha256).digest()
+
+
+def paste_digest(paste: str, key: bytes) -> str:
+    return hmac.new(key, paste.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What approving an evidence item publishes of what people typed, and how many numbers
+    were taken out of it (the paste's are marked in ``paste.pieces``)."""
+
+    paste: Redacted
+    identifiers: dict[str, list[str]]
+    question: str
+    removed: int
+
+
+def publication(evidence: Evidence) -> Publication:
+    """The published form of ``evidence``: shown to moderators and written on approval."""
+    paste = publishable(evidence.paste)
+    redacted = {
+        name: [publishable(str(value)) for value in values]
+        for name, values in (evidence.identifiers or {}).items()
+    }
+    identifiers = {name: [r.text for r in values] for name, values in redacted.items()}
+    removed = paste.count + sum(r.count for values in redacted.values() for r in values)
+    question = redact_numbers(evidence.question.text)
+    return Publication(paste, identifiers, question, removed)
 
 
 class DecisionError(ValueError):
@@ -56,8 +101,13 @@ def decide(
     now: datetime,
     tier: str | None = None,
     reason: str | None = None,
+    paste_key: bytes | None = None,
 ) -> DecisionResult:
-    """Decide once: the first caller wins and appends; a later one gets the earlier decision."""
+    """Decide once: the first caller wins and appends; a later one gets the earlier decision.
+
+    A rejection needs ``paste_key`` (``paste_digest_key`` of the deployment's secret)."""
+    if not approve and not paste_key:
+        raise ValueError("a rejection needs the deployment's paste digest key")
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
         raise DecisionError(f"There is no evidence item E{evidence_id}.")
@@ -89,7 +139,7 @@ def decide(
         return DecisionResult(evidence, False, earlier)
 
     evidence_seq = _publish(session, evidence, tier, moderator, now) if approve else None
-    record = _record(evidence, evidence_seq, tier, reason, moderator, now)
+    record = _record(evidence, evidence_seq, tier, reason, moderator, now, paste_key)
     moderation = append(session, "moderation", evidence.article.slug, record, now=now)
     decision = Decision(
         evidence_id=evidence.id,
@@ -115,6 +165,7 @@ def _record(
     reason: str | None,
     moderator: Decider,
     now: datetime,
+    paste_key: bytes | None,
 ) -> dict:
     """The ``moderation`` entry: the decision on the record, never the rejected text itself."""
     record: dict = {"evidence_id": evidence.id}
@@ -123,7 +174,7 @@ def _record(
     else:
         record.update(
             decision="rejected",
-            paste_sha256=hashlib.sha256(evidence.paste.encode("utf-8")).hexdigest(),
+            paste_hmac_sha256=paste_digest(evidence.paste, paste_key),
             reason=redact_numbers(reason or ""),
         )
     record.update(moderator=moderator.pseudonym, decided_at=timestamp(now))
@@ -136,7 +187,7 @@ def _publish(
     """The approved paste becomes an ``evidence`` entry and a claim; its seq."""
     article = evidence.article
     node = session.get(QuestionNode, evidence.question_id)
-    text = redact_numbers(evidence.paste)
+    shown = publication(evidence)
     entry = append(
         session,
         "evidence",
@@ -144,9 +195,9 @@ def _publish(
         {
             "evidence_id": evidence.id,
             "node_id": node.id,
-            "question": node.text,
-            "paste": text,
-            "identifiers": evidence.identifiers,
+            "question": shown.question,
+            "paste": shown.paste.text,
+            "identifiers": shown.identifiers,
             "tier": tier,
             "source_kind": evidence.source_kind,
             "contributor": evidence.contributor,
@@ -162,7 +213,7 @@ def _publish(
             article_id=article.id,
             question_id=node.id,
             tier=tier,
-            text=text,
+            text=shown.paste.text,
             ledger_seq=entry.seq,
         )
     )

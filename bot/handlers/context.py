@@ -42,6 +42,9 @@ class Context:
     pseudonym: str
     is_moderator: bool
     now: datetime
+    # Keys the digest a rejected paste leaves in the public ledger (never the paste itself);
+    # derived from the deployment's secret by ledger.decisions.paste_digest_key.
+    paste_key: bytes
 
     @property
     def public_url(self) -> str:

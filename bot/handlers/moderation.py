@@ -12,6 +12,7 @@ from bot.handlers.context import Context, Outcome
 from bot.messaging.sms import fit_lines
 from bot.moderation.review import DecisionError, phone_decider, review
 from bot.parsing import Approve, Pending, Reject, Show
+from ledger.decisions import publication
 from ledger.models import Article, Evidence, LedgerEntry
 
 NOT_AUTHORIZED = "Not authorized: moderator commands only work from a moderator's number."
@@ -38,7 +39,7 @@ def _pending(command: Pending, ctx: Context) -> Outcome:
     ).all()
     lines = [
         f"E{e.id} {e.article.slug} q:{e.question_id} "
-        f'"{" ".join(e.paste.split()[:6])}" ({e.suggested_tier})'
+        f'"{" ".join(publication(e).paste.text.split()[:6])}" ({e.suggested_tier})'
         for e in items
     ]
     first = f"E{items[0].id}"
@@ -47,11 +48,19 @@ def _pending(command: Pending, ctx: Context) -> Outcome:
 
 
 def _show(command: Show, ctx: Context) -> Outcome:
+    """The whole item as approving would publish it: numbers already replaced, and counted."""
     evidence = ctx.session.get(Evidence, command.evidence_id)
     if evidence is None:
         return Outcome(f"There is no evidence item E{command.evidence_id}.")
+    shown = publication(evidence)
     ids = "; ".join(
-        f"{name}: {', '.join(values)}" for name, values in evidence.identifiers.items() if values
+        f"{name}: {', '.join(values)}" for name, values in shown.identifiers.items() if values
+    )
+    removed = (
+        f"{shown.removed} number{'' if shown.removed == 1 else 's'} will be removed before "
+        "publishing."
+        if shown.removed
+        else ""
     )
     media = ", ".join(m.get("content_type") or "file" for m in evidence.media)
     decided = (
@@ -61,12 +70,13 @@ def _show(command: Show, ctx: Context) -> Outcome:
         part
         for part in (
             f"E{evidence.id}{decided} on {evidence.article.title} q:{evidence.question_id}: "
-            f'"{evidence.question.text}"',
+            f'"{shown.question}"',
             f"Suggested: {evidence.suggested_tier} ({evidence.suggestion_reason}); "
             f"kind {evidence.source_kind}",
             f"IDs: {ids}" if ids else "",
             f"Media: {len(evidence.media)} ({media})" if evidence.media else "",
-            f"Paste: {evidence.paste}",
+            removed,
+            f"Paste: {shown.paste.text}",
         )
         if part
     )
@@ -83,6 +93,7 @@ def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
             approve=approve,
             now=ctx.now,
             public_url=ctx.public_url,
+            paste_key=ctx.paste_key,
             tier=command.tier if approve else None,
             reason=None if approve else command.reason,
         )

@@ -49,10 +49,14 @@ def review(
     approve: bool,
     now: datetime,
     public_url: str,
+    paste_key: bytes,
     tier: str | None = None,
     reason: str | None = None,
 ) -> Review:
-    """Decide ``evidence_id``; raises DecisionError with a message the moderator can act on."""
+    """Decide ``evidence_id``; raises DecisionError with a message the moderator can act on.
+
+    ``paste_key`` keys the digest a rejection records (``ledger.decisions.paste_digest_key``
+    of the deployment's secret): SMS handlers have it in their context, the web in services."""
     result = decide(
         session,
         evidence_id,
@@ -61,6 +65,7 @@ def review(
         now=now,
         tier=tier if approve else None,
         reason=None if approve else reason,
+        paste_key=paste_key,
     )
     notices = receipts(session, result, public_url) if result.decided else []
     return Review(result, notices)

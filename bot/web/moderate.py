@@ -19,6 +19,7 @@ from bot.parsing import normalize_slug
 from bot.web import auth as web_auth
 from bot.web.limits import SEQ_MAX
 from ledger.db import transaction
+from ledger.decisions import paste_digest_key, publication
 from ledger.models import TIERS, Article, Decision, Evidence
 
 bp = Blueprint("moderate", __name__, url_prefix="/moderate")
@@ -84,23 +85,46 @@ def queue():
     )
 
 
+QUEUE_PREVIEW = 200
+
+
 def _row(evidence: Evidence) -> dict:
+    """What a moderator reviews: the paste exactly as approving would publish it, removed
+    numbers marked (``pieces``: (text, removed) pairs), and the paste as received."""
+    shown = publication(evidence)
     return {
         "id": evidence.id,
         "slug": evidence.article.slug,
         "title": evidence.article.title,
         "node_id": evidence.question_id,
-        "question": evidence.question.text,
+        "question": shown.question,
         "paste": evidence.paste,
+        "published": shown.paste.text,
+        "pieces": shown.paste.pieces,
+        "preview": _shortened(shown.paste.pieces, QUEUE_PREVIEW),
+        "removed": shown.removed,
         "suggested_tier": evidence.suggested_tier,
         "reason": evidence.suggestion_reason,
         "source_kind": evidence.source_kind,
-        "identifiers": {k: v for k, v in evidence.identifiers.items() if v},
+        "identifiers": {k: v for k, v in shown.identifiers.items() if v},
         "media": evidence.media,
         "created_at": evidence.created_at,
         "status": evidence.status,
         "decided_by": evidence.decided_by,
     }
+
+
+def _shortened(pieces: tuple[tuple[str, bool], ...], limit: int) -> list[tuple[str, bool]]:
+    """The first ``limit`` characters of the published text, never cutting a placeholder."""
+    out, used = [], 0
+    for text, removed in pieces:
+        if used + len(text) > limit:
+            kept = "" if removed else text[: max(0, limit - used)].rstrip()
+            out.append((kept + "…", False))
+            break
+        out.append((text, removed))
+        used += len(text)
+    return out
 
 
 @bp.get(f"/e/<int(max={SEQ_MAX}):evidence_id>")
@@ -126,6 +150,7 @@ def decide_and_notify(evidence_id: int, approve: bool, tier: str | None, reason:
             approve=approve,
             now=datetime.now(UTC),
             public_url=services.settings.public_url or request.host_url,
+            paste_key=paste_digest_key(services.secret_key),
             tier=tier,
             reason=reason,
         )

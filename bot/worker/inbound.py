@@ -28,6 +28,7 @@ from bot.worker import failpoints, rate_limit
 from bot.worker.observe import now, observed
 from bot.worker.rate_limit import Verdict
 from ledger.db import insert_ignoring_conflicts, transaction
+from ledger.decisions import paste_digest_key
 from ledger.pseudonym import pseudonym
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 @observed
 def process_inbound(inbound_id: int) -> str:
+    failpoints.hit("inbound_started")
     services = services_module.current()
     with transaction(services.sessions) as session:
         claimed = session.execute(
@@ -117,6 +119,7 @@ def _context(session: Session, services, inbound: InboundMessage) -> Context:
         pseudonym=handle,
         is_moderator=is_moderator(session, settings, inbound.from_number),
         now=now(),
+        paste_key=paste_digest_key(services.secret_key),
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import html
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,7 +17,7 @@ from bot.cli import cli
 from bot.moderation.accounts import add_web_moderator
 from bot.moderation.models import ModeratorSession
 from ledger.db import transaction
-from ledger.models import Decision, Evidence
+from ledger.models import Decision, Evidence, LedgerEntry
 from tests.support.messaging import drain, inbound_params, post_signed
 from tests.support.settings import ACCOUNT_SID
 from tests.test_helpers import count, load_demo
@@ -262,3 +265,59 @@ def test_session_cookie_flags(client, services, moderator):
     response = log_in(client)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+
+
+SMUGGLED_PASTE = (
+    "PMID: 29798983. 110 stroke patients; call 555–777–6001 or see "
+    "https://example.org/?phone=+15557776001"
+)
+
+
+def published_on_page(page: str, element: str) -> str:
+    """The text of ``<pre id=element>`` as a reader sees it: marks dropped, entities decoded."""
+    inner = re.search(rf'<pre class="paste" id="{element}">(.*?)</pre>', page, re.S).group(1)
+    return html.unescape(re.sub(r"</?mark>", "", inner))
+
+
+def test_item_page_shows_exactly_what_approval_publishes(client, services, twilio, moderator):
+    """Webhook → worker → web review → approve: the entry's paste and links are byte for byte
+    what the item page showed, removed numbers marked; the queue marks them too."""
+    load_demo(services)
+    post_signed(client, inbound_params(CONTRIBUTOR, "semax|does it help after stroke?"))
+    post_signed(client, inbound_params(CONTRIBUTOR, f"ingest semax|q:1|{SMUGGLED_PASTE}"))
+    drain(services)
+    log_in(client)
+
+    queue = client.get("/moderate/").get_data(as_text=True)
+    assert "<mark>[number removed]</mark>" in queue and "555–777–6001" not in queue
+    page = client.get("/moderate/e/1").get_data(as_text=True)
+    shown = published_on_page(page, "published")
+    assert shown == (
+        "PMID: 29798983. 110 stroke patients; call [number removed] or see "
+        "https://example.org/?phone=[number removed]"
+    )
+    assert page.count("<mark>[number removed]</mark>") == 2
+    assert "3 numbers will be removed before publishing." in page
+    assert "urls: https://example.org/?phone=[number removed]" in page
+
+    decide(client, ["1"], "approve", tier="human")
+    with services.sessions() as session:
+        payload = json.loads(
+            session.scalar(select(LedgerEntry.payload).where(LedgerEntry.kind == "evidence"))
+        )
+    assert payload["paste"] == shown
+    assert payload["identifiers"]["urls"] == ["https://example.org/?phone=[number removed]"]
+    assert "5557776001" not in re.sub(r"\D", "", json.dumps(payload))
+
+
+def test_rejected_from_the_web_leaves_a_keyed_digest(client, services, twilio, moderator, items):
+    log_in(client)
+    decide(client, ["2"], "reject", reason="call me on +1 555 123 4567")
+    with services.sessions() as session:
+        payload = json.loads(
+            session.scalar(select(LedgerEntry.payload).where(LedgerEntry.kind == "moderation"))
+        )
+        paste = session.get(Evidence, 2).paste.encode()
+    key = hmac.new(services.secret_key.encode(), b"ledgerbot paste digest v1", "sha256").digest()
+    assert payload["paste_hmac_sha256"] == hmac.new(key, paste, "sha256").hexdigest()
+    assert payload["reason"] == "call me on [number removed]"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import multiprocessing
 import re
@@ -106,15 +108,21 @@ def test_approve_with_an_explicit_tier(client, services, twilio, queued):
         assert session.get(Evidence, 2).tier == "anecdotal"
 
 
-def test_reject_records_only_a_hash_of_the_paste(client, services, twilio, queued):
+def test_reject_records_only_a_keyed_digest_of_the_paste(client, services, twilio, queued):
     [reply] = text(client, services, twilio, MODERATOR, "reject E2 no source given")
     assert "E2 rejected" in reply
     with services.sessions() as session:
         last = session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc())).first()
         payload = json.loads(last.payload)
-        assert last.kind == "moderation" and payload["decision"] == "rejected"
-        assert payload["reason"] == "no source given" and len(payload["paste_sha256"]) == 64
-        assert "110 patients" not in last.payload
+        paste = session.get(Evidence, 2).paste.encode()
+    assert last.kind == "moderation" and payload["decision"] == "rejected"
+    assert payload["reason"] == "no source given" and "110 patients" not in last.payload
+    assert "paste_sha256" not in payload
+    # An HMAC under a key derived from the deployment's secret: recomputable with the key,
+    # not from the paste alone (a plain SHA-256 of a short paste can be brute-forced).
+    key = hmac.new(services.secret_key.encode(), b"ledgerbot paste digest v1", "sha256").digest()
+    assert payload["paste_hmac_sha256"] == hmac.new(key, paste, "sha256").hexdigest()
+    assert payload["paste_hmac_sha256"] != hashlib.sha256(paste).hexdigest()
     assert texts_to(twilio, CONTRIBUTOR)[-1] == "Your evidence E2 was not added: no source given"
     assert all("arrived" not in body for body in texts_to(twilio, ASKER))
 
@@ -229,6 +237,7 @@ def _decide_in_process(url, barrier, evidence_id, approve, name, results):
             now=datetime.now(UTC),
             tier="human" if approve else None,
             reason=None if approve else "race",
+            paste_key=b"k" * 32,
         )
         results.put((name, outcome.decided))
     engine.dispose()
@@ -259,3 +268,36 @@ def test_two_moderators_at_the_same_moment_make_one_decision(client, services, t
         assert kinds.count("moderation") == 1
     with services.engine.connect() as conn:
         assert verify(conn).ok
+
+
+SMUGGLED_PASTE = (
+    "PMID: 29798983. 110 stroke patients; call 555–777–6001 or see "
+    "https://example.org/?phone=+15557776001"
+)
+
+
+def test_show_is_exactly_what_approval_publishes(client, services, twilio):
+    """Webhook → worker → ``show`` → ``approve`` → ledger: the PMID and the sample size stay,
+    both numbers go, and the entry holds byte for byte the paste and links ``show`` gave."""
+    load_demo(services)
+    text(client, services, twilio, ASKER, "semax|does it help after stroke?")
+    text(client, services, twilio, CONTRIBUTOR, f"ingest semax|q:1|{SMUGGLED_PASTE}")
+    [shown] = text(client, services, twilio, MODERATOR, "show E1")
+    assert "3 numbers will be removed before publishing." in shown
+    paste = re.search(r"^Paste: (.*)$", shown, re.M).group(1)
+    assert paste == (
+        "PMID: 29798983. 110 stroke patients; call [number removed] or see "
+        "https://example.org/?phone=[number removed]"
+    )
+    assert "IDs: urls: https://example.org/?phone=[number removed]; pmids: 29798983" in shown
+
+    text(client, services, twilio, MODERATOR, "approve E1")
+    with services.sessions() as session:
+        entry = session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "evidence"))
+        payload = json.loads(entry.payload)
+    assert payload["paste"] == paste
+    assert payload["identifiers"]["urls"] == ["https://example.org/?phone=[number removed]"]
+    assert payload["identifiers"]["pmids"] == ["29798983"]
+    squeezed = re.sub(r"\D", "", entry.payload)
+    assert "5557776001" not in squeezed and "29798983" in squeezed
+    assert "110 stroke patients" in payload["paste"]

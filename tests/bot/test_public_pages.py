@@ -16,7 +16,8 @@ ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 HEX_TOKENS = re.compile(r"\b[0-9a-f]{64}\b|\bp-[0-9a-f]{16}\b")
 # Nine or more digits, allowing the separators people type inside phone numbers.
 PHONE_LIKE = re.compile(r"\+?\d(?:[\s().\-]{0,3}\d){8,}")
-SMUGGLED = "call me on +1 (424) 513-4626 or 4245134626 about dosing"
+# (Not a dosing question: one of those is never listed on the page at all.)
+SMUGGLED = "call me on +1 (424) 513-4626 or 4245134626 about rats"
 NOT_ADVICE = "Not medical advice."
 
 
@@ -157,7 +158,7 @@ def test_no_page_has_scripts_or_phone_numbers_and_all_say_not_medical_advice(ser
     add_question(services, "semax", SMUGGLED)
 
     seen = pages(client)
-    assert "call me on [number removed] or [number removed] about dosing" in seen["/a/semax"]
+    assert "call me on [number removed] or [number removed] about rats" in seen["/a/semax"]
     for path, html in seen.items():
         assert NOT_ADVICE in html, path
         assert "<script" not in html.lower(), path
