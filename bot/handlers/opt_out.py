@@ -2,12 +2,16 @@
 
 On SMS Twilio's own opt-out handling answers STOP and START, and would refuse our send
 anyway (error 21610), so we record the state and stay silent. WhatsApp has no such layer,
-so there we send the one confirmation people expect.
+so there we send the one confirmation people expect. Consent belongs to the number: a STOP
+on either channel silences both (checked when sending), and START resumes both.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from bot.handlers.context import Context, Outcome
+from bot.messaging.models import Contact
 from bot.parsing import Start, Stop
 
 STOPPED = "You will get no more texts from ledgerbot. Send START to resume."
@@ -23,6 +27,11 @@ def handle_stop(command: Stop, ctx: Context) -> Outcome:
 
 
 def handle_start(command: Start, ctx: Context) -> Outcome:
-    ctx.contact.opted_out = False
-    ctx.contact.opted_out_at = None
+    """Opting back in is for the number, on every channel (as STOP silences every channel)."""
+    ctx.session.execute(
+        update(Contact)
+        .where(Contact.number == ctx.contact.number)
+        .values(opted_out=False, opted_out_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
     return Outcome(STARTED if ctx.contact.channel == "whatsapp" else None)

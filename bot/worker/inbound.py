@@ -83,7 +83,7 @@ def _rate_limit(services, ctx: Context) -> Verdict:
     return rate_limit.check(
         services.redis,
         settings.redis_key("rl"),
-        f"{ctx.inbound.channel}:{ctx.pseudonym}",  # no phone numbers in Redis keys
+        ctx.pseudonym,  # per number, whichever channel; and no phone numbers in Redis keys
         ctx.inbound.body,
         ctx.inbound.message_sid,
         limit=settings.rate_limit_count,

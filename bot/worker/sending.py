@@ -53,7 +53,7 @@ def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
                 Contact.channel == message.channel, Contact.number == message.to_number
             )
         )
-        if contact is not None and contact.opted_out and message.kind != "opt_out_confirmation":
+        if message.kind != "opt_out_confirmation" and _opted_out(session, message.to_number):
             message.status, message.error_message = "suppressed", "recipient opted out"
             return None
         if message.channel == "whatsapp" and not _in_session_window(contact):
@@ -75,6 +75,16 @@ def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
         return message
 
 
+def _opted_out(session, number: str) -> bool:
+    """Consent is the person's, not the channel's: STOP by SMS also silences WhatsApp."""
+    return (
+        session.scalar(
+            select(Contact.id).where(Contact.number == number, Contact.opted_out.is_(True)).limit(1)
+        )
+        is not None
+    )
+
+
 def _in_session_window(contact: Contact | None) -> bool:
     """WhatsApp allows free-form texts only within 24 hours of the person's last message."""
     if contact is None or contact.last_inbound_at is None:
@@ -87,6 +97,7 @@ def _in_session_window(contact: Contact | None) -> bool:
 
 @observed
 def send_outbound(outbound_id: int) -> str:
+    failpoints.hit("send_started")
     services = services_module.current()
     message = _claim_send(services, outbound_id)
     if message is None:

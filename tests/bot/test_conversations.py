@@ -228,3 +228,14 @@ def test_a_dosing_question_is_never_a_call_for_evidence(client, services, twilio
     page = client.get("/a/semax").get_data(as_text=True)
     assert "tinnitus" in page and "how much should I take" not in page
     assert count(services, QuestionNode) == 2  # both are catalogued
+
+
+def test_stop_on_one_channel_silences_the_other_until_start(client, services, twilio, demo):
+    """Consent is the person's: a STOP by SMS is not a yes on WhatsApp."""
+    exchange(client, services, twilio, "HELP", whatsapp=True)  # a WhatsApp conversation exists
+    assert exchange(client, services, twilio, "STOP") == []  # Twilio answers STOP on SMS
+    assert exchange(client, services, twilio, "HELP", whatsapp=True) == []
+    assert exchange(client, services, twilio, "semax|anything?", whatsapp=True) == []
+    [welcome] = exchange(client, services, twilio, "START", whatsapp=True)
+    assert welcome.startswith("Welcome back")
+    assert exchange(client, services, twilio, "HELP")  # SMS resumes too

@@ -121,3 +121,21 @@ def sweep_lock_taken(services) -> bool:
     finally:
         stop.set()
         sweeper.join()
+
+
+class TestPerNumberNotPerChannel:
+    """One number once got 20 SMS and 20 WhatsApp answers in one window."""
+
+    @pytest.fixture
+    def settings_overrides(self):
+        return {"rate_limit_count": 4}
+
+    def test_sms_and_whatsapp_share_one_limit(self, client, services, twilio):
+        load_demo(services)
+        replies = []
+        for n in range(6):
+            params = inbound_params(SENDER, f"semax|question {n}?", whatsapp=n % 2 == 1)
+            assert post_signed(client, params).status_code == 200
+            drain(services)
+        replies = [m["body"] for m in twilio.messages if m["to"].endswith(SENDER)]
+        assert len(replies) == 5 and replies[-1] == NOTICE
