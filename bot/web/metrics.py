@@ -3,20 +3,26 @@
 What the processes recorded in Redis (``bot.ops.metrics``) and gauges computed now from the
 database and Redis, through one prometheus_client collector on a private registry. A part
 that cannot be read is left out and flagged in ``ledgerbot_scrape_error``, never raised, so
-the scrape still answers 200 while Redis or the database is down.
+the scrape still answers 200 while Redis or the database is down. Every counter and histogram
+carries the ``_created`` of its Redis hash: a later one means Redis lost the counts and they
+restarted from zero (``bot.ops.metrics``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response
+import redis
+from flask import Blueprint, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.samples import Sample
 from sqlalchemy import func, select
 
 from bot.messaging.models import InboundMessage, OutboundMessage
@@ -48,6 +54,9 @@ OUTBOUND_STATUSES = (
 def _redis_part(services: Services) -> list[Metric]:
     from rq import registry as rq
 
+    # What this process kept while Redis was away goes in first, so this scrape shows it.
+    if metrics.flush(services) is False:
+        raise redis.ConnectionError("redis unreachable")  # flagged, without a second wait
     queue = services.queue
     registries = {
         "scheduled": rq.ScheduledJobRegistry(queue=queue),
@@ -63,7 +72,8 @@ def _redis_part(services: Services) -> list[Metric]:
     for registry in registries.values():
         pipe.zcard(registry.key)  # no cleanup: a scrape must not change anything
     results = pipe.execute()
-    webhooks = metrics.decode(results[0])
+    webhooks = decode(results[0])
+    created = _created(webhooks)
     hashes = results[1 : 1 + len(histograms)]
     queued, *registry_counts = results[1 + len(histograms) :]
 
@@ -72,7 +82,7 @@ def _redis_part(services: Services) -> list[Metric]:
         "ledgerbot_webhooks", "Inbound message webhooks answered, by outcome.", labels=["outcome"]
     )
     for outcome in sorted(set(metrics.WEBHOOK_OUTCOMES) | set(webhooks)):
-        counter.add_metric([outcome], int(webhooks.get(outcome, 0)))
+        counter.add_metric([outcome], int(webhooks.get(outcome, 0)), created=created)
     depth = GaugeMetricFamily(
         "ledgerbot_queue_depth",
         "Jobs in the RQ queue (state=queued) and in its registries (scheduled, failed, ...).",
@@ -85,10 +95,42 @@ def _redis_part(services: Services) -> list[Metric]:
         counter,
         depth,
         *(
-            metrics.histogram_family(spec, metrics.decode(fields))
+            histogram_family(spec, decode(fields))
             for spec, fields in zip(histograms, hashes, strict=True)
         ),
     ]
+
+
+def decode(mapping: dict) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in mapping.items()
+    }
+
+
+def _created(fields: dict[str, str]) -> float | None:
+    """Take the hash's creation time out of its fields: when its counts started (None until
+    the hash is written). A later one than last scrape means Redis lost them: a reset."""
+    stamp = fields.pop(metrics.CREATED, None)
+    return float(stamp) if stamp else None
+
+
+def histogram_family(spec: metrics.HistogramSpec, fields: dict[str, str]) -> Metric:
+    """The histogram from its Redis hash (as ``metrics._observation`` writes it), cumulative,
+    with the hash's ``_created``."""
+    family = HistogramMetricFamily(spec.name, spec.help, labels=[spec.label])
+    created = _created(fields)
+    seen = {name.split("|", 1)[0] for name in fields}
+    for value in sorted(set(spec.values) | seen):
+        cumulative, buckets = 0, []
+        for bound in (*spec.buckets, math.inf):
+            label = metrics.bucket_label(bound)
+            cumulative += int(fields.get(f"{value}|le|{label}", 0))
+            buckets.append((label, cumulative))
+        family.add_metric([value], buckets, float(fields.get(f"{value}|sum", 0)))
+        if created is not None:  # what prometheus_client's own histograms expose
+            family.samples.append(Sample(f"{spec.name}_created", {spec.label: value}, created))
+    return family
 
 
 def _age_seconds(then: datetime | None, now: datetime) -> float:
@@ -192,6 +234,11 @@ _registry = make_registry(current_services)
 
 @bp.get("/metrics", endpoint="metrics")  # the endpoint keeps its old name
 def serve_metrics():
-    response = Response(generate_latest(_registry), content_type=CONTENT_TYPE_LATEST)
+    """The text format, or OpenMetrics when the scraper asks for it (Prometheus does): there
+    ``_created`` belongs to its counter, the way Prometheus tells a reset."""
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    if not content_type.startswith("application/openmetrics-text"):
+        encode, content_type = generate_latest, CONTENT_TYPE_LATEST  # as before, for the rest
+    response = Response(encode(_registry), content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
     return response

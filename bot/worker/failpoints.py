@@ -4,6 +4,11 @@ Set ``LEDGERBOT_FAILPOINTS="after_commit=kill,before_send=sleep:2"`` in a worker
 environment and the worker SIGKILLs itself (or sleeps) on reaching that point — the only way
 to prove, with a real process and a real database, what a crash at that exact moment leaves
 behind. Unset (always, in production) a failpoint costs one dictionary lookup.
+
+The points: ``job_popped`` (``bot.worker.runtime``: RQ has moved the job to its intermediate
+list, still "queued", and not yet started it), ``inbound_started`` and ``send_started`` (the
+first line of each job: "started", nothing done), ``before_commit`` and ``after_commit``
+(``bot.worker.inbound``), ``before_send`` and ``after_send`` (``bot.worker.sending``).
 """
 
 from __future__ import annotations

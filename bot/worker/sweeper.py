@@ -1,9 +1,25 @@
 """The sweeper: the database is the source of truth, the queue only a way to get work done.
 
 A message can be stored while Redis is down, a job can be lost with a killed worker or a
-flushed Redis; the sweeper finds stored work that is neither done nor queued and queues it
-again. Jobs are idempotent, so queueing something twice is harmless. Work that keeps failing
+flushed Redis; the sweeper finds stored work that is neither done nor alive in RQ
+(:func:`bot.messaging.queueing.live_job_ids` says what alive means in every state) and queues
+it again. Jobs are idempotent, so queueing something twice is harmless. Work that keeps failing
 is given up after a few rounds and left in a ``failed`` state for operators.
+
+*The deadline.* A message whose job is not alive GRACE (10 s) after it arrived is queued again
+by the next sweep, and sweeps run every 2 s (``bot.worker.runtime``): within 12 s of its
+arrival, or within ~8 s of its worker dying, whichever is later (a dead worker's liveness key
+lapses within 5 s; a job it popped but never started is dead ORPHAN_AFTER, 5 s, after a
+sweep first saw it, and every sweep looks at RQ's intermediate list). Measured: killed right
+after popping, or at the first line of either job, the reply came 11.2-11.5 s after the
+message arrived (tests/reliability/test_stuck_jobs.py). GRACE covers the webhook's
+store-then-enqueue (up to its 2 s connect + 5 s socket timeouts against a slow Redis):
+sooner, the sweeper would race the webhook and run a job twice.
+
+A re-queued job is re-queued once: what the dead run left in RQ (its entry in the intermediate
+list, the started, scheduled and failed registries) is cleared first, so RQ's own cleanup does
+not fail or retry the new run minutes later, and the new run is then alive (queued) to the
+next sweep.
 """
 
 from __future__ import annotations
@@ -13,6 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import redis
+from rq import Queue
+from rq.intermediate_queue import IntermediateQueue
+from rq.utils import as_text
 from sqlalchemy import select, update
 
 from bot.messaging import outbox
@@ -22,7 +41,8 @@ from bot.messaging.queueing import (
     enqueue_inbound,
     enqueue_send,
     inbound_job_id,
-    is_live,
+    live_job_ids,
+    popped_key,
     send_job_id,
     try_enqueue_sends,
 )
@@ -58,38 +78,12 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
     except redis.RedisError as exc:
         log.warning("sweep skipped: redis unreachable (%s)", exc)
         return report
+    # Start the clock on anything popped but not started, before its message is old enough.
+    popped = [as_text(x) for x in queue.connection.lrange(queue.intermediate_queue_key, 0, -1)]
+    live_job_ids(queue, popped, now)
     with transaction(services.sessions) as session:
-        stale = session.scalars(
-            select(InboundMessage)
-            .where(InboundMessage.status == "received", InboundMessage.received_at < now - grace)
-            .order_by(InboundMessage.id)
-            .limit(BATCH)
-        ).all()
-        for message in stale:
-            if is_live(queue, inbound_job_id(message.message_sid), now):
-                continue
-            if message.attempts >= MAX_SWEEPS_PER_MESSAGE:
-                message.status = "failed"
-                report.inbound_failed += 1
-                log.error(
-                    "inbound %s given up after %s sweeps", message.message_sid, message.attempts
-                )
-                continue
-            message.attempts += 1
-            enqueue_inbound(queue, message.id, message.message_sid)
-            report.inbound_queued += 1
-
-        waiting = session.scalars(
-            select(OutboundMessage.id)
-            .where(OutboundMessage.status == "pending", OutboundMessage.updated_at < now - grace)
-            .order_by(OutboundMessage.id)
-            .limit(BATCH)
-        ).all()
-        for outbound_id in waiting:
-            if not is_live(queue, send_job_id(queue.name, outbound_id), now):
-                enqueue_send(queue, outbound_id)
-                report.outbound_queued += 1
-
+        _sweep_inbound(session, queue, now - grace, now, report)
+        _sweep_outbound(session, queue, now - grace, now, report)
         new_alerts = outbox.store(
             session, services.settings, alerts(session, services.settings, now)
         )
@@ -100,6 +94,66 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
     if any(vars(report).values()):
         log.info("sweep: %s", report)
     return report
+
+
+def _sweep_inbound(session, queue: Queue, before: datetime, now: datetime, report) -> None:
+    stale = session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.status == "received", InboundMessage.received_at < before)
+        .order_by(InboundMessage.id)
+        .limit(BATCH)
+    ).all()
+    live = live_job_ids(queue, [inbound_job_id(m.message_sid) for m in stale], now)
+    for message in stale:
+        job_id = inbound_job_id(message.message_sid)
+        if job_id in live:
+            continue
+        if message.attempts >= MAX_SWEEPS_PER_MESSAGE:
+            message.status = "failed"
+            report.inbound_failed += 1
+            log.error("inbound %s given up after %s sweeps", message.message_sid, message.attempts)
+            continue
+        message.attempts += 1
+        forget_dead_run(queue, job_id)
+        enqueue_inbound(queue, message.id, message.message_sid)
+        report.inbound_queued += 1
+
+
+def _sweep_outbound(session, queue: Queue, before: datetime, now: datetime, report) -> None:
+    waiting = session.scalars(
+        select(OutboundMessage.id)
+        .where(OutboundMessage.status == "pending", OutboundMessage.updated_at < before)
+        .order_by(OutboundMessage.id)
+        .limit(BATCH)
+    ).all()
+    live = live_job_ids(queue, [send_job_id(queue.name, i) for i in waiting], now)
+    for outbound_id in waiting:
+        job_id = send_job_id(queue.name, outbound_id)
+        if job_id not in live:
+            forget_dead_run(queue, job_id)
+            enqueue_send(queue, outbound_id)
+            report.outbound_queued += 1
+
+
+def forget_dead_run(queue: Queue, job_id: str) -> None:
+    """Clear what a dead run of ``job_id`` left in RQ, before it is queued again.
+
+    Left there, RQ's cleanup would act on the new run: an id left in the intermediate list is
+    failed (or retried: run a third time) after a minute there, a stale started entry is
+    "abandoned" and retried, a failed entry counts in the ``failed`` queue depth for a week.
+    """
+    conn = queue.connection
+    started = queue.started_job_registry.key
+    runs = [m for m in conn.zrange(started, 0, -1) if as_text(m).split(":", 1)[0] == job_id]
+    intermediate = IntermediateQueue(queue.key, conn)
+    with conn.pipeline() as pipe:
+        pipe.lrem(intermediate.key, 0, job_id)
+        pipe.delete(intermediate.get_first_seen_key(job_id), popped_key(queue, job_id))
+        if runs:
+            pipe.zrem(started, *runs)
+        for registry in (queue.scheduled_job_registry, queue.failed_job_registry):
+            pipe.zrem(registry.key, job_id)
+        pipe.execute()
 
 
 def reconcile_sending(services, now: datetime) -> tuple[int, int]:

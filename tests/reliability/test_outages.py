@@ -1,18 +1,27 @@
-"""Redis, the database and Twilio going away and coming back: nothing lost, nothing doubled."""
+"""Redis, the database and Twilio going away and coming back: nothing lost, nothing doubled
+(work, replies and the metrics' counts)."""
 
 from __future__ import annotations
 
+import math
+import shutil
 import threading
+import time
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+import redis as redis_lib
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.ops import metrics, redis_embedded
 from bot.ops.services import Services, install
 from bot.worker.inbound import process_inbound
 from bot.worker.sending import TransientSendError, send_outbound
@@ -20,6 +29,7 @@ from bot.worker.sweeper import sweep
 from ledger.chain import verify
 from ledger.db import make_engine
 from ledger.models import QuestionNode
+from tests.bot.test_metrics import scrape, value
 from tests.support.messaging import drain, http_post_signed, inbound_params, post_signed
 from tests.support.tcp_proxy import TcpProxy
 from tests.test_helpers import count, load_demo
@@ -147,3 +157,141 @@ def test_same_message_sid_fifty_times_in_parallel(services, twilio, live_server)
     assert count(services, InboundMessage) == 1
     assert count(services, QuestionNode) == 1
     assert len(twilio.messages) == 1
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _flaky_redis(tmp_path, app, services):
+    """An embedded redis-server of this test's own (the shared one is not ours to stop)."""
+    folder = tmp_path / "flaky-redis"
+    server = redis_embedded.start(str(folder))
+    flaky = Services(
+        services.settings.__class__(**{**vars(services.settings), "redis_url": server.url}),
+        engine=services.engine,
+    )
+    app.extensions["ledgerbot"] = install(flaky)
+    return folder, server, flaky
+
+
+def _lose_data(folder) -> None:
+    """What a Redis restarted without its data (no persistence, a lost disk) starts from."""
+    for path in folder.iterdir():
+        if path.name.startswith(("appendonly", "ledgerbot.aof", "dump")):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _webhooks(client, n: int) -> None:
+    """Answered 200 whether or not Redis is up (stored, and queued or not)."""
+    for _ in range(n):
+        assert post_signed(client, inbound_params("+15551234567", "HELP")).status_code == 200
+
+
+def _counts(samples) -> dict[str, float]:
+    return {
+        outcome: value(samples, "ledgerbot_webhooks_total", outcome=outcome)
+        for outcome in ("stored", "queue_unavailable")
+    }
+
+
+def _created(samples, outcome="stored") -> tuple[float, float]:
+    """The counter's and the duration histogram's ``_created`` for one outcome."""
+    return (
+        value(samples, "ledgerbot_webhooks_created", outcome=outcome),
+        value(samples, "ledgerbot_webhook_duration_seconds_created", outcome=outcome),
+    )
+
+
+def test_counts_survive_an_outage_and_a_restart_or_say_they_were_reset(
+    tmp_path, app, client, services
+):
+    """N counted, Redis restarted (with its data, then without), M counted while it was down
+    and after: the scrape shows N+M, or M with a later ``_created`` (a reset the Prometheus
+    way) — never fewer than was counted since ``_created``."""
+    folder, server, flaky = _flaky_redis(tmp_path, app, services)
+    try:
+        _webhooks(client, 3)
+        before = scrape(client)
+        assert _counts(before) == {"stored": 3, "queue_unavailable": 0}
+
+        server.stop()  # an outage, and a restart that keeps the data (the append-only file)
+        _webhooks(client, 2)  # stored in the database, not queued: kept in this process
+        server = redis_embedded.start(str(folder), port=server.port)
+        _webhooks(client, 1)
+        after_restart = scrape(client)
+        assert _counts(after_restart) == {"stored": 4, "queue_unavailable": 2}
+        assert _created(after_restart) == _created(before)  # nothing was reset
+
+        server.stop()  # an outage, and a restart with the data lost
+        _lose_data(folder)
+        _webhooks(client, 5)
+        server = redis_embedded.start(str(folder), port=server.port)
+        _webhooks(client, 1)
+        reset = scrape(client)
+        assert _counts(reset) == {"stored": 1, "queue_unavailable": 5}  # all since the reset
+        assert min(_created(reset)) > max(_created(before))  # ...and it says it was reset
+        duration = "ledgerbot_webhook_duration_seconds_count"
+        assert value(reset, duration, outcome="queue_unavailable") == 5
+
+        # OpenMetrics (what Prometheus asks for): _created belongs to the counter itself.
+        accept = {"Accept": "application/openmetrics-text; version=1.0.0"}
+        text = client.get("/metrics", headers=accept).get_data(as_text=True)
+        [family] = [f for f in openmetrics_families(text) if f.name == "ledgerbot_webhooks"]
+        stamps = {s.labels["outcome"]: s.value for s in family.samples if "_created" in s.name}
+        assert stamps["stored"] == _created(reset)[0]
+    finally:
+        flaky.close()
+        server.stop()
+        install(services)
+
+
+def test_kept_increments_are_written_when_redis_is_back_without_another_recording(
+    tmp_path, app, client, services
+):
+    """The process that counted them gets no more webhooks (another answers the scrapes):
+    its flusher writes them anyway."""
+    folder, server, flaky = _flaky_redis(tmp_path, app, services)
+    try:
+        server.stop()
+        _webhooks(client, 4)
+        server = redis_embedded.start(str(folder), port=server.port)
+        reader = redis_lib.Redis.from_url(server.url)
+        key = metrics.redis_key(flaky, metrics.WEBHOOKS_PART)
+        deadline = time.monotonic() + metrics.RETRY_AFTER_S + 3 * metrics.FLUSH_EVERY_S
+        while time.monotonic() < deadline and reader.hget(key, "queue_unavailable") is None:
+            time.sleep(0.1)
+        assert reader.hget(key, "queue_unavailable") == b"4"
+        reader.close()
+    finally:
+        flaky.close()
+        server.stop()
+        install(services)
+
+
+def test_a_refused_increment_neither_blocks_nor_doubles_the_others(tmp_path, app, client, services):
+    folder, server, flaky = _flaky_redis(tmp_path, app, services)
+    reader = redis_lib.Redis.from_url(server.url)
+    webhooks = metrics.redis_key(flaky, metrics.WEBHOOKS_PART)
+    jobs = metrics.redis_key(flaky, metrics.JOB_DURATION.part)
+    try:
+        metrics.observe_job(flaky, "send_outbound", math.inf)  # HINCRBYFLOAT refuses inf
+        _webhooks(client, 1)
+        assert reader.hget(webhooks, "stored") == b"1"  # not stuck behind the refused one
+        assert reader.hget(jobs, "send_outbound|le|+Inf") == b"1"  # counted, not summed
+
+        server.stop()
+        reader.close()
+        metrics.observe_job(flaky, "send_outbound", 0.2)
+        _webhooks(client, 2)  # one batch kept: job and webhook increments together
+        server = redis_embedded.start(str(folder), port=server.port)
+        reader = redis_lib.Redis.from_url(server.url)
+        reader.delete(jobs)
+        reader.set(jobs, "not a hash")  # every job increment of the batch is refused
+        for _ in range(3):
+            metrics.flush(flaky)
+        assert reader.hget(webhooks, "queue_unavailable") == b"2"  # applied once, not again
+    finally:
+        reader.close()
+        flaky.close()
+        server.stop()
+        install(services)
