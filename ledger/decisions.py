@@ -106,20 +106,7 @@ def decide(
     """Decide once: the first caller wins and appends; a later one gets the earlier decision.
 
     A rejection needs ``paste_key`` (``paste_digest_key`` of the deployment's secret)."""
-    if not approve and not paste_key:
-        raise ValueError("a rejection needs the deployment's paste digest key")
-    evidence = session.get(Evidence, evidence_id)
-    if evidence is None:
-        raise DecisionError(f"There is no evidence item E{evidence_id}.")
-    if approve:
-        tier = tier or evidence.suggested_tier
-        if tier not in TIERS:
-            raise DecisionError(
-                f"Choose a tier for E{evidence_id}: human, preclinical or anecdotal."
-            )
-    elif not (reason or "").strip():
-        raise DecisionError(f"Say why E{evidence_id} is rejected: reject E{evidence_id} <reason>.")
-
+    evidence, tier = _checked(session, evidence_id, approve, tier, reason, paste_key)
     status = "approved" if approve else "rejected"
     won = session.execute(
         update(Evidence)
@@ -156,6 +143,31 @@ def decide(
     session.add(decision)
     session.flush()
     return DecisionResult(evidence, True, decision)
+
+
+def _checked(
+    session: Session,
+    evidence_id: int,
+    approve: bool,
+    tier: str | None,
+    reason: str | None,
+    paste_key: bytes | None,
+) -> tuple[Evidence, str | None]:
+    """The item and the tier it would get, or DecisionError saying what the moderator must add."""
+    if not approve and not paste_key:
+        raise ValueError("a rejection needs the deployment's paste digest key")
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise DecisionError(f"There is no evidence item E{evidence_id}.")
+    if approve:
+        tier = tier or evidence.suggested_tier
+        if tier not in TIERS:
+            raise DecisionError(
+                f"Choose a tier for E{evidence_id}: human, preclinical or anecdotal."
+            )
+    elif not (reason or "").strip():
+        raise DecisionError(f"Say why E{evidence_id} is rejected: reject E{evidence_id} <reason>.")
+    return evidence, tier
 
 
 def _record(
