@@ -71,31 +71,14 @@ def quality_rows() -> list[Row]:
             quality = evaluate(session)
         engine.dispose()
     label = f"{quality.count} labelled questions on the seed article ({QUESTIONS.name})"
+    measures = (
+        ("first", "first claim answers the question", quality.first),
+        ("precision", "precision@3", quality.precision),
+        ("recall", "recall@3 (of what 3 slots can hold)", quality.recall),
+    )
     return [
-        Row(
-            "answers",
-            f"first claim answers the question, {label}",
-            "share",
-            [quality.first],
-            digits=3,
-            target=_floor(FLOORS["first"]),
-        ),
-        Row(
-            "answers",
-            f"precision@3, {label}",
-            "share",
-            [quality.precision],
-            digits=3,
-            target=_floor(FLOORS["precision"]),
-        ),
-        Row(
-            "answers",
-            f"recall@3 (of what 3 slots can hold), {label}",
-            "share",
-            [quality.recall],
-            digits=3,
-            target=_floor(FLOORS["recall"]),
-        ),
+        Row("answers", f"{text}, {label}", "share", [value], digits=3, target=_floor(FLOORS[key]))
+        for key, text, value in measures
     ]
 
 
