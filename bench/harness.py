@@ -39,6 +39,7 @@ from bot.ops import redis_embedded  # noqa: E402
 from bot.ops.services import Services  # noqa: E402
 from ledger.db import make_engine, normalize_url  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
+from tests.support.processes import process_tree  # noqa: E402
 from tests.support.processes import wait_http as support_wait_http  # noqa: E402
 from tests.support.twilio_server import TwilioStandIn  # noqa: E402
 
@@ -332,21 +333,6 @@ def wait_http(url: str, child: Child | None = None, timeout: float = 30.0) -> No
 # -- CPU accounting: where the cores went during a measurement --------------------------------
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_tree(pid: int) -> list[int]:
-    """The pid and all its descendants (Linux /proc)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as handle:
-                    todo.extend(int(child) for child in handle.read().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return found
 
 
 def cpu_seconds(pid: int) -> float:
