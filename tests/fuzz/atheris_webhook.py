@@ -147,6 +147,9 @@ def _text(fdp: atheris.FuzzedDataProvider, most: int) -> str:
     return fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, most))
 
 
+ACCOUNT = "AC" + "1" * 32  # the test account: the webhook refuses any other
+
+
 def _form(fdp: atheris.FuzzedDataProvider, path: str) -> MultiDict:
     fields = INBOUND_FIELDS if path == MESSAGES else STATUS_FIELDS
     base: dict[str, str] = {}
@@ -155,12 +158,17 @@ def _form(fdp: atheris.FuzzedDataProvider, path: str) -> MultiDict:
             sender = SENDERS[fdp.ConsumeIntInRange(0, len(SENDERS) - 1)]
             base = {
                 "MessageSid": f"SM{next(_counter):032x}",
+                "AccountSid": ACCOUNT,
                 "From": sender,
                 "To": "whatsapp:" + WHATSAPP_NUMBER if sender.startswith("w") else BOT_NUMBER,
                 "Body": BODY_PREFIXES[fdp.ConsumeIntInRange(0, len(BODY_PREFIXES) - 1)],
             }
         else:
-            base = {"MessageSid": KNOWN_OUTBOUND_SID, "MessageStatus": "delivered"}
+            base = {
+                "MessageSid": KNOWN_OUTBOUND_SID,
+                "MessageStatus": "delivered",
+                "AccountSid": ACCOUNT,
+            }
         for key in base:  # any field may still be replaced or extended
             choice = fdp.ConsumeIntInRange(0, 3)
             if choice == 1:
