@@ -56,7 +56,11 @@ def add_web_moderator(session: Session, username: str, password: str) -> Moderat
 
 
 def check_web_login(session: Session, username: str, password: str) -> ModeratorAccount | None:
-    moderator = session.scalar(
+    # No account name holds a control character (PostgreSQL text cannot even hold NUL):
+    # such a name is simply unknown, and costs the same one hash check below.
+    if not username.isprintable():
+        username = ""
+    moderator = None if not username else session.scalar(
         select(ModeratorAccount).where(
             ModeratorAccount.kind == "web",
             ModeratorAccount.username == username,

@@ -191,7 +191,8 @@ def decide_view():
     tier = request.form.get("tier") or None
     if tier is not None and tier not in TIERS:
         abort(400, "Unknown tier.")
-    reason = request.form.get("reason", "").strip()[:500] or None
+    # PostgreSQL text cannot hold NUL; a reason is shown to moderators and kept on the record.
+    reason = request.form.get("reason", "").replace("\x00", "").strip()[:500] or None
     for evidence_id in ids:
         try:
             summary = decide_and_notify(evidence_id, action == "approve", tier, reason)

@@ -141,3 +141,27 @@ def test_a_login_next_with_cr_lf_goes_to_the_queue(moderator_client):
     query = {"next": "/moderate/\r\nSet-Cookie: x=1"}
     response = moderator_client.post("/moderate/login", data=form, query_string=query)
     assert response.status_code == 302 and response.location == "/moderate/"
+
+
+def test_control_characters_in_a_real_decision_are_not_a_500(moderator_client, services):
+    from tests.support.messaging import drain, inbound_params, post_signed
+
+    for body in ("semax|does it work?", "ingest semax|q:1|PMID 29798983 stroke"):
+        assert (
+            post_signed(moderator_client, inbound_params("+15557654321", body)).status_code == 200
+        )
+        drain(services)
+    form = {
+        "evidence_id": "1",
+        "action": "reject",
+        "reason": "not\x00 a source",
+        "csrf_token": csrf(moderator_client),
+    }
+    response = moderator_client.post("/moderate/decide", data=form)
+    assert response.status_code == 302
+
+
+def test_a_login_name_with_nul_is_just_a_wrong_login(client, services):
+    token = csrf(client, "/moderate/login")
+    form = {"username": "al\x00ice", "password": "x", "csrf_token": token}
+    assert client.post("/moderate/login", data=form).status_code == 401
