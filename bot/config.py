@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.messaging.addresses import AddressError, format_address, mask, parse_address
+from ledger.tlog.notes import CosignatureSigner, Signer, Verifier
 
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 DEFAULT_INSTANCE = Path.cwd() / "instance"
@@ -56,6 +57,11 @@ class Settings:
     rate_limit_window_s: int = 600
     log_format: str = "text"
     trusted_proxies: int = 0
+    ledger_signing_key: str | None = None
+    ledger_origin: str | None = None
+    witness_urls: tuple[str, ...] = ()
+    witness_keys: tuple[str, ...] = ()
+    witness_signing_key: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -100,6 +106,17 @@ class Settings:
     def public_https(self) -> bool:
         """PUBLIC_URL is https (parsed: ``HTTPS://`` is https too): HSTS, Secure cookies."""
         return bool(self.public_url) and urlsplit(self.public_url).scheme.lower() == "https"
+
+    @property
+    def log_origin(self) -> str:
+        """The checkpoint origin line: LEDGER_ORIGIN, else PUBLIC_URL's host (and path)."""
+        if self.ledger_origin:
+            return self.ledger_origin
+        if not self.public_url:
+            return "localhost"
+        parts = urlsplit(self.public_url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.hostname}{port}{parts.path.rstrip('/')}"
 
     def redis_key(self, *parts: str) -> str:
         """Every Redis key of this deployment: ``ledgerbot:<QUEUE_NAME>:…``.
@@ -196,6 +213,46 @@ def _queue_name(raw: Any) -> str:
 
 _queue_name.allowed = "1 to 64 letters, digits, '.', '_' or '-'"  # type: ignore[attr-defined]
 
+def _note_key(kind) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        value = str(raw).strip()
+        kind.from_skey(value)  # NoteError is a ValueError
+        return value
+
+    parse.allowed = "a signed-note private key, PRIVATE+KEY+<name>+<id>+<key> (see the README)"  # type: ignore[attr-defined]
+    return parse
+
+
+def _origin(raw: Any) -> str:
+    """A checkpoint's first line: printable, no leading or trailing space (tlog-checkpoint)."""
+    value = str(raw)
+    if not 0 < len(value) <= 255 or value != value.strip() or not value.isprintable():
+        raise ValueError
+    return value
+
+
+_origin.allowed = "1 to 255 printable characters, like ledger.example.org"  # type: ignore[attr-defined]
+
+
+def _urls(raw: Any) -> tuple[str, ...]:
+    parse = _url("http", "https")
+    items = _split_numbers(raw) if isinstance(raw, str) else tuple(raw)
+    return tuple(dict.fromkeys(parse(item).rstrip("/") for item in items))
+
+
+_urls.allowed = "comma-separated URLs starting http:// or https://"  # type: ignore[attr-defined]
+
+
+def _vkeys(raw: Any) -> tuple[str, ...]:
+    items = _split_numbers(raw) if isinstance(raw, str) else tuple(raw)
+    for item in items:
+        Verifier.from_vkey(item)
+    return tuple(dict.fromkeys(items))
+
+
+_vkeys.allowed = "comma-separated verifier keys, <name>+<id>+<key>"  # type: ignore[attr-defined]
+
+
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "database_url": _url(
         "sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"
@@ -213,6 +270,11 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "rate_limit_window_s": _integer(1, 7 * 24 * 3600),
     "log_format": _choice("text", "json"),
     "trusted_proxies": _integer(0, 5),
+    "ledger_signing_key": _note_key(Signer),
+    "witness_signing_key": _note_key(CosignatureSigner),
+    "ledger_origin": _origin,
+    "witness_urls": _urls,
+    "witness_keys": _vkeys,
 }
 
 
@@ -223,7 +285,7 @@ def _check(name: str, variable: str, raw: Any) -> Any:
     try:
         return parse(raw)
     except (ValueError, TypeError, AddressError):
-        if "url" in name:  # URLs may carry passwords
+        if "url" in name or name.endswith("_key"):  # URLs may carry passwords; keys are secret
             shown = ""
         elif name in ("moderator_numbers", "twilio_sms_from", "twilio_whatsapp_from"):
             shown = f" (got {mask(str(raw)[:40])!r})"  # error output is logged too
@@ -232,11 +294,14 @@ def _check(name: str, variable: str, raw: Any) -> Any:
         raise ConfigError(f"{variable} must be {parse.allowed}{shown}") from None
 
 
-def instance_secret(instance_path: str, name: str, nbytes: int = 32) -> str:
+def instance_secret(
+    instance_path: str, name: str, nbytes: int = 32, make: Callable[[], str] | None = None
+) -> str:
     """A secret generated once per instance folder, for running without any configuration.
 
-    Used for SECRET_KEY and the local Twilio auth token when they are not set, so that
-    pseudonyms stay stable across restarts and webhook signatures are still checked.
+    Used for SECRET_KEY, the local Twilio auth token and the ledger's signing key when they
+    are not set, so that pseudonyms, webhook signatures and the log's identity stay stable
+    across restarts.
     """
     folder = Path(instance_path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -245,7 +310,7 @@ def instance_secret(instance_path: str, name: str, nbytes: int = 32) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    value = secrets.token_hex(nbytes)
+    value = make() if make is not None else secrets.token_hex(nbytes)
     # Written whole under a temporary name, then linked into place: a reader racing the
     # writer sees either no file or the whole secret, never an empty one.
     temporary = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"

@@ -17,8 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger.models import LedgerEntry, LedgerHead
+from ledger.models import LedgerEntry, LedgerHead, TreeNode
+from ledger.tlog.merkle import Frontier, leaf_hash
+from ledger.tlog.tiles import MAX_ENTRY_SIZE
 
+MAX_ENTRY_BYTES = MAX_ENTRY_SIZE
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = ("seq", "kind", "slug", "payload", "prev_hash", "created_at")
 
@@ -82,8 +85,11 @@ _ENTRIES = LedgerEntry.__table__
 _HEAD = LedgerHead.__table__
 # Built once: the append path runs for every message, and statement construction showed up
 # as a large share of its cost in bench/ (the ORM's add + flush per entry even more so).
-_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_LOCK_HEAD = (
+    select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.tree).where(_HEAD.c.id == 1).with_for_update()
+)
 _INSERT = insert(_ENTRIES)
+_INSERT_NODES = insert(TreeNode.__table__)
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
 
 
@@ -104,29 +110,51 @@ class Appended:
     hash: str
 
 
+def leaf_text(seq: int, kind: str, slug: str, payload_json: str, prev_hash: str, created_at: str):
+    """The canonical JSON of an entry without its hash, from the payload's canonical text.
+
+    These bytes are both what ``hash`` is the SHA-256 of and the entry's leaf in the Merkle
+    tree (``ledger.tree``), so the chain and the tree commit to exactly the same thing. Keys in
+    sorted order, as json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    writes them (tests check the two agree); the payload is serialized once.
+    """
+    quote = _json_string
+    return (
+        f'{{"created_at":{quote(created_at)},"kind":{quote(kind)},"payload":{payload_json},'
+        f'"prev_hash":{quote(prev_hash)},"seq":{int(seq)},"slug":{quote(slug)}}}'
+    )
+
+
+def leaf_bytes(row: Any) -> bytes:
+    """The leaf of a stored entry (anything with the entry's columns)."""
+    return leaf_text(
+        row.seq, row.kind, row.slug, row.payload, row.prev_hash, row.created_at
+    ).encode("utf-8")
+
+
 def _hashed_row(seq: int, kind: str, slug: str, payload, prev_hash: str, created_at: str):
     if not isinstance(payload, Mapping):
         raise PayloadError("payload must be a JSON object")
     payload = dict(payload)
     check_payload(payload)
     payload_json = canonical_json(payload)
-    # The canonical JSON of the whole entry, assembled around the payload's canonical text so
-    # the payload is serialized once: keys in sorted order, exactly as json.dumps(sort_keys=
-    # True, separators=(",", ":"), ensure_ascii=False) writes them (tests check the two agree).
-    quote = _json_string
-    text = (
-        f'{{"created_at":{quote(created_at)},"kind":{quote(kind)},"payload":{payload_json},'
-        f'"prev_hash":{quote(prev_hash)},"seq":{int(seq)},"slug":{quote(slug)}}}'
-    )
-    return {
+    data = leaf_text(seq, kind, slug, payload_json, prev_hash, created_at).encode("utf-8")
+    if len(data) > MAX_ENTRY_BYTES:
+        # Entry bundles (C2SP tlog-tiles) length-prefix each entry with 16 bits: an entry the
+        # log could not serve must not be written at all.
+        raise PayloadError(
+            f"the entry would be {len(data):,} bytes; the ledger's limit is {MAX_ENTRY_BYTES:,}"
+        )
+    row = {
         "seq": seq,
         "kind": kind,
         "slug": slug,
         "payload": payload_json,
         "prev_hash": prev_hash,
         "created_at": created_at,
-        "hash": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "hash": hashlib.sha256(data).hexdigest(),
     }
+    return row, data
 
 
 def append(
@@ -157,18 +185,23 @@ def append_many(
     # bookkeeping (a third of an append's cost). No flush is needed: nothing references a
     # ledger entry by foreign key, so the order of writes inside the transaction is free.
     conn = session.connection()
-    seq, prev_hash = conn.execute(_LOCK_HEAD).one()
+    seq, prev_hash, tree = conn.execute(_LOCK_HEAD).one()
+    frontier = Frontier.from_bytes(seq, tree or b"")
     created_at = timestamp(now)
-    rows = []
+    rows, nodes = [], []
     for kind, slug, payload in items:
         seq += 1
-        row = _hashed_row(seq, kind, slug, payload, prev_hash, created_at)
+        row, data = _hashed_row(seq, kind, slug, payload, prev_hash, created_at)
         rows.append(row)
+        nodes.extend(frontier.append(leaf_hash(data)))
         prev_hash = row["hash"]
     if not rows:
         return []
     conn.execute(_INSERT, rows)
-    conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash})
+    # The tree in the same transaction: a committed entry is always in the tree, and the
+    # head's frontier always matches the head's seq.
+    conn.execute(_INSERT_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes])
+    conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash, "tree": frontier.to_bytes()})
     return [Appended(**row) for row in rows]
 
 

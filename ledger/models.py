@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -172,3 +173,46 @@ class LedgerHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    # The Merkle tree's right edge at ``seq`` (``ledger.tlog.merkle.Frontier``, one 32-byte
+    # hash per set bit of seq): appenders extend the tree from it without reading the tree.
+    tree: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+
+
+class TreeNode(Base):
+    """Every complete subtree of the RFC 9162 tree over the entries (leaf n is entry n + 1).
+
+    Written in the append's transaction and never changed (the database refuses), so a proof
+    or a tile is a primary-key lookup. Level 0 holds leaf hashes; a tile at tile-level L is
+    the level-8L nodes.
+    """
+
+    __tablename__ = "ledger_tree"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class SignedCheckpoint(Base):
+    """A C2SP checkpoint the log signed. One per tree size, forever: the primary key makes two
+    different roots for one size impossible, and the database refuses changes."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)  # the signed note, verbatim
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Cosignature(Base):
+    """A witness's cosignature on one of our checkpoints (served with it on /tlog/checkpoint)."""
+
+    __tablename__ = "ledger_cosignatures"
+    __table_args__ = (UniqueConstraint("size", "witness"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(ForeignKey("ledger_checkpoints.size"), index=True)
+    witness: Mapped[str] = mapped_column(String(300))  # the witness's verifier key
+    line: Mapped[str] = mapped_column(Text)  # the signature line, verbatim
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

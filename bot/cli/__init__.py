@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import db, doctor, moderators, records, run, text
+from bot.cli import db, doctor, moderators, records, run, text, tlog
 
 
 @click.group()
@@ -26,6 +26,8 @@ COMMANDS = (
     doctor.doctor,
     text.text,
     moderators.moderators,
+    tlog.tlog,
+    tlog.verify_receipt_command,
 )
 for command in COMMANDS:
     cli.add_command(command)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.messaging.models import Contact, InboundMessage
 from bot.messaging.outbox import Notice
+from ledger.checkpoints import LogKey
 
 NOT_MEDICAL_ADVICE = "Not medical advice."
 CATALOGUE_ONLY = (
@@ -45,6 +46,8 @@ class Context:
     # Keys the digest a rejected paste leaves in the public ledger (never the paste itself);
     # derived from the deployment's secret by ledger.decisions.paste_digest_key.
     paste_key: bytes
+    # Signs the checkpoint an approval's receipt names (ledger.checkpoints).
+    log_key: LogKey
 
     @property
     def public_url(self) -> str:

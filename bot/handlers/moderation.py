@@ -94,6 +94,7 @@ def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
             now=ctx.now,
             public_url=ctx.public_url,
             paste_key=ctx.paste_key,
+            log_key=ctx.log_key,
             tier=command.tier if approve else None,
             reason=None if approve else command.reason,
         )
@@ -115,7 +116,7 @@ def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
         digest = ctx.session.get(LedgerEntry, decision.evidence_seq).hash
         reply = (
             f"E{command.evidence_id} approved as {decision.tier}: ledger entry "
-            f"#{decision.evidence_seq} ({digest[:12]}).{told_line}"
+            f"#{decision.evidence_seq} ({digest[:16]}).{told_line}"
         )
     else:
         reply = (

@@ -17,6 +17,7 @@ from ledger.decisions import DecisionResult
 from ledger.models import Evidence, LedgerEntry, QuestionNode
 
 ALERT_INTERVAL = timedelta(minutes=10)
+SMS_SEGMENT = 160  # GSM-7 characters in one single-part SMS
 
 
 def alerts(session: Session, settings, now: datetime) -> list[Notice]:
@@ -76,8 +77,31 @@ def _channel_of(session: Session, number: str) -> str:
     return channel or "sms"
 
 
-def receipts(session: Session, outcome: DecisionResult, public_url: str) -> list[Notice]:
-    """The contributor hears the outcome; on approval the asker hears evidence arrived."""
+def approval_receipt(
+    evidence_id: int, tier: str, seq: int, digest: str, checkpoint, public_url: str
+) -> str:
+    """One SMS segment where it fits: what a contributor needs to prove their entry later.
+
+    16 hex digits (64 bits) of the entry's hash and of a signed root that includes it — 12
+    digits could be matched by brute force — and a link to the full proof. Anyone holding
+    this text can check, with the log's public key, that the ledger still holds the entry.
+    """
+    body = (
+        f"E{evidence_id} approved ({tier}): entry #{seq} hash {digest[:16]}, "
+        f"tree {checkpoint.size} root {checkpoint.root.hex()[:16]}. "
+        f"Proof: {public_url.rstrip('/')}/r/{seq}"
+    )
+    thanks = body + " Thank you!"
+    return thanks if len(thanks) <= SMS_SEGMENT else body
+
+
+def receipts(
+    session: Session, outcome: DecisionResult, public_url: str, checkpoint=None
+) -> list[Notice]:
+    """The contributor hears the outcome; on approval the asker hears evidence arrived.
+
+    ``checkpoint`` is the signed checkpoint that includes the approved entry (signed in the
+    approval's own transaction, ``bot.moderation.review``)."""
     evidence, decision = outcome.evidence, outcome.decision
     notices = []
     contributor = session.get(Contact, evidence.contact_id) if evidence.contact_id else None
@@ -86,9 +110,8 @@ def receipts(session: Session, outcome: DecisionResult, public_url: str) -> list
             digest = session.scalar(
                 select(LedgerEntry.hash).where(LedgerEntry.seq == decision.evidence_seq)
             )
-            body = (
-                f"Your evidence E{evidence.id} was approved as {decision.tier} and is in the "
-                f"ledger as entry #{decision.evidence_seq} (hash {digest[:12]}). Thank you!"
+            body = approval_receipt(
+                evidence.id, decision.tier, decision.evidence_seq, digest, checkpoint, public_url
             )
         else:
             body = f"Your evidence E{evidence.id} was not added: {decision.reason}"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.messaging.addresses import mask
 from bot.messaging.outbox import Notice
 from bot.moderation.notices import receipts
+from ledger.checkpoints import LogKey, sign_head
 from ledger.decisions import Decider, DecisionError, DecisionResult, decide
 from ledger.pseudonym import pseudonym
 
@@ -26,6 +28,7 @@ __all__ = ["DecisionError", "Review", "phone_decider", "review", "web_decider"]
 class Review:
     result: DecisionResult
     notices: list[Notice] = field(default_factory=list)
+    checkpoint: Any = None  # the signed checkpoint covering the decision's entries
 
     @property
     def decided(self) -> bool:
@@ -50,13 +53,15 @@ def review(
     now: datetime,
     public_url: str,
     paste_key: bytes,
+    log_key: LogKey,
     tier: str | None = None,
     reason: str | None = None,
 ) -> Review:
     """Decide ``evidence_id``; raises DecisionError with a message the moderator can act on.
 
     ``paste_key`` keys the digest a rejection records (``ledger.decisions.paste_digest_key``
-    of the deployment's secret): SMS handlers have it in their context, the web in services."""
+    of the deployment's secret): SMS handlers have it in their context, the web in services;
+    ``log_key`` signs the checkpoint the receipt names."""
     result = decide(
         session,
         evidence_id,
@@ -67,5 +72,9 @@ def review(
         reason=None if approve else reason,
         paste_key=paste_key,
     )
-    notices = receipts(session, result, public_url) if result.decided else []
-    return Review(result, notices)
+    if not result.decided:
+        return Review(result, [])
+    # Signed here, in the decision's transaction, so the receipt names a checkpoint that
+    # includes the entry the moment it is texted (the checkpointer would, within a second).
+    checkpoint = sign_head(session, log_key, now)
+    return Review(result, receipts(session, result, public_url, checkpoint), checkpoint)

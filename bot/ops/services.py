@@ -19,9 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, instance_secret
 from bot.ops import redis_embedded
+from ledger.checkpoints import LogKey
 from ledger.db import make_engine, reader, session_factory
+from ledger.tlog.notes import Signer, generate_signing_key
 
 log = logging.getLogger(__name__)
+
+
+def key_name(origin: str) -> str:
+    """A signed-note key name for an origin (names allow no '+' and no whitespace)."""
+    return "".join(
+        "-" if ch == "+" or not ch.isprintable() or ch.isspace() else ch for ch in origin
+    )
 
 
 class Services:
@@ -45,6 +54,18 @@ class Services:
         return self._settings.twilio_auth_token or instance_secret(
             self._settings.instance_path, "dev_auth_token", 16
         )
+
+    @cached_property
+    def log_key(self) -> LogKey:
+        """The ledger's signing key (LEDGER_SIGNING_KEY, else one generated for this instance)
+        and its origin line. Every checkpoint is signed with it; monitors pin its vkey."""
+        origin = self._settings.log_origin
+        skey = self._settings.ledger_signing_key or instance_secret(
+            self._settings.instance_path,
+            "ledger_signing_key",
+            make=lambda: generate_signing_key(key_name(origin)),
+        )
+        return LogKey(Signer.from_skey(skey), origin)
 
     @cached_property
     def engine(self) -> Engine:

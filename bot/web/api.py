@@ -23,6 +23,7 @@ from ledger.article_counts import declared
 from ledger.article_layout import placed_sections, sections_of
 from ledger.article_sections import SOURCE_SECTIONS
 from ledger.chain import head, public_entry
+from ledger.checkpoints import head_summary
 from ledger.models import TIERS, Article, LedgerEntry
 from ledger.stats import ArticleLedger, load_ledgers, pending_counts
 
@@ -45,18 +46,23 @@ def error_response(code: int, error: str, message: str) -> Response:
     return response
 
 
-@bp.errorhandler(ApiError)
-def _api_error(error: ApiError):
-    return error_response(error.code, error.error, error.description)
+def open_to_all(blueprint: Blueprint, allow_headers: str = "If-None-Match") -> None:
+    """JSON errors and CORS for a public, read-only blueprint (this one and ``tlog``)."""
+
+    @blueprint.errorhandler(ApiError)
+    def _api_error(error: ApiError):
+        return error_response(error.code, error.error, error.description)
+
+    @blueprint.after_request
+    def _cors(response: Response) -> Response:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = allow_headers
+        response.headers["Access-Control-Expose-Headers"] = "ETag"
+        return response
 
 
-@bp.after_request
-def _cors(response: Response) -> Response:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = "If-None-Match"
-    response.headers["Access-Control-Expose-Headers"] = "ETag"
-    return response
+open_to_all(bp)
 
 
 def _read_session():
@@ -190,4 +196,5 @@ def ledger_entry(seq: int):
 def ledger_head():
     with _read_session() as session:
         seq, digest = head(session)
-    return jsonify(seq=seq, hash=digest)
+        tree = head_summary(session.connection(), seq)
+    return jsonify(seq=seq, hash=digest, **tree)

@@ -151,6 +151,7 @@ def decide_and_notify(evidence_id: int, approve: bool, tier: str | None, reason:
             now=datetime.now(UTC),
             public_url=services.settings.public_url or request.host_url,
             paste_key=paste_digest_key(services.secret_key),
+            log_key=services.log_key,
             tier=tier,
             reason=reason,
         )

@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.web import openapi_tlog
 from bot.web.limits import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX
+from bot.web.openapi_parts import (
+    BAD_REQUEST,
+    CORS,
+    ETAGGED,
+    IF_NONE_MATCH,
+    NOT_FOUND,
+    NOT_MODIFIED,
+    SLUG,
+    _get,
+    _json,
+    _object,
+    _ref,
+)
 from ledger.article_counts import CONFIDENCE_FIELDS, FOOTER_COUNTS
 from ledger.article_sections import SECTION_KEYS
 from ledger.confidence import FORMULA, LABELS, WEIGHTS
@@ -19,20 +33,6 @@ from ledger.stats import SOURCE_GROUPS
 HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 COUNT = {"type": "integer", "minimum": 0}
 SEQ = {"type": "integer", "minimum": 1}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": list(properties),
-        "properties": properties,
-        "additionalProperties": False,
-        **extra,
-    }
 
 
 def _counts(names) -> dict[str, Any]:
@@ -157,40 +157,12 @@ SCHEMAS: dict[str, Any] = {
         description="The public entry format (see README): hash is the SHA-256 of the "
         "canonical JSON of the other six fields.",
     ),
-    "LedgerHead": _object({"seq": COUNT, "hash": HASH}),
+    "LedgerHead": _object(
+        {"seq": COUNT, "hash": HASH, **openapi_tlog.SCHEMAS["TreeHead"]["properties"]},
+        description="The chain's tip and the tree at it (tree_size = seq).",
+    ),
+    **openapi_tlog.SCHEMAS,
 }
-
-
-def _json(schema: dict[str, Any], description: str, headers: dict | None = None) -> dict:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": schema}},
-    }
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-CORS = {"Access-Control-Allow-Origin": {"schema": {"type": "string", "enum": ["*"]}}}
-ETAGGED = {**CORS, "ETag": {"required": True, "schema": {"type": "string"}}}
-ERROR = _ref("Error")
-NOT_FOUND = _json(ERROR, "no such article or entry", CORS)
-BAD_REQUEST = _json(ERROR, "a query parameter is invalid", CORS)
-NOT_MODIFIED = {"description": "matches If-None-Match", "headers": ETAGGED}
-SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
-
-
-def _get(operation_id: str, summary: str, ok: dict, *, parameters=(), **more) -> dict:
-    responses = {"200": ok, **more}
-    return {
-        "get": {
-            "operationId": operation_id,
-            "summary": summary,
-            "parameters": list(parameters),
-            "responses": responses,
-        }
-    }
 
 
 def _page_param(name: str, low: int, high: int, default: int, text: str) -> dict:
@@ -286,7 +258,8 @@ def _ledger_paths() -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
-    paths = {**_article_paths(), **_ledger_paths()}
+    proofs = openapi_tlog.paths()
+    paths = {**_article_paths(), **_ledger_paths(), **proofs}
     return {
         "openapi": "3.0.3",
         "info": {

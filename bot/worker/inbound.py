@@ -120,6 +120,7 @@ def _context(session: Session, services, inbound: InboundMessage) -> Context:
         is_moderator=is_moderator(session, settings, inbound.from_number),
         now=now(),
         paste_key=paste_digest_key(services.secret_key),
+        log_key=services.log_key,
     )
 
 

@@ -32,7 +32,7 @@ from rq.serializers import JSONSerializer
 
 from bot.messaging.queueing import WORKER_BEAT_S, WORKER_TTL_S, worker_alive_key
 from bot.ops.services import Services
-from bot.worker import failpoints
+from bot.worker import checkpointer, failpoints
 from bot.worker.sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,7 @@ def run_worker(
         threading.Thread(
             target=_sweep_loop, args=(services, stop, sweep_interval), daemon=True, name="sweeper"
         ).start()
+        checkpointer.start(services, stop)
     try:
         return worker.work(burst=burst, with_scheduler=True)
     finally:

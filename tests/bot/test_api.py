@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 
@@ -19,9 +20,11 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from bot.worker.checkpointer import checkpoint_once
 from ledger.chain import append
 from ledger.db import transaction
 from tests.ledger.test_stats import add_evidence, add_question, load_seed
+from tests.support import rfc9162
 
 GENESIS = "0" * 64
 SEED_ENTRIES = 102
@@ -131,7 +134,7 @@ def test_questions(seeded, client):
     assert_error(client.get("/api/articles/nope/questions"), 404)
 
 
-def test_ledger_pages_are_the_public_chain(seeded, client):
+def test_ledger_pages_are_the_public_chain(seeded, client, services):
     total = SEED_ENTRIES + 4  # two questions, one approval (evidence + moderation entries)
     first = client.get("/api/ledger").get_json()
     assert (first["after"], first["limit"]) == (0, 100)
@@ -148,7 +151,24 @@ def test_ledger_pages_are_the_public_chain(seeded, client):
     assert client.get("/api/ledger?after=2&limit=1").get_json()["entries"][0]["seq"] == 3
 
     head = client.get("/api/ledger/head").get_json()
-    assert head == {"seq": total, "hash": prev}
+    assert (head["seq"], head["hash"], head["tree_size"]) == (total, prev, total)
+    # The tree's root, recomputed by the independent RFC 9162 transcription from the very
+    # bytes the hashes cover: the chain and the tree cannot disagree.
+    leaves = [
+        json.dumps(
+            {k: v for k, v in e.items() if k != "hash"},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+        for e in entries
+    ]
+    assert base64.b64decode(head["root"]) == rfc9162.Tree(leaves).root(total)
+    # Nothing signed yet; once the checkpointer has run, the head names its checkpoint.
+    assert head["checkpoint"] is None
+    checkpoint_once(services)
+    head = client.get("/api/ledger/head").get_json()
+    assert head["checkpoint"] == {"size": total, "root": head["root"]}
     single = client.get("/api/ledger/5")
     assert single.get_json() == entries[4]
     assert single.headers["Access-Control-Allow-Origin"] == "*"
@@ -181,7 +201,14 @@ def test_not_found_and_methods(client):
     assert_error(client.get("/api/no/such/thing"), 404)
     assert_error(client.post("/api/articles"), 405)
     assert client.post("/api/articles").headers["Allow"]
-    assert client.get("/api/ledger/head").get_json() == {"seq": 0, "hash": GENESIS}
+    empty_root = base64.b64encode(hashlib.sha256(b"").digest()).decode()  # RFC 9162's MTH({})
+    assert client.get("/api/ledger/head").get_json() == {
+        "seq": 0,
+        "hash": GENESIS,
+        "tree_size": 0,
+        "root": empty_root,
+        "checkpoint": None,
+    }
     assert client.get("/api/articles").get_json() == {"articles": []}
 
 
@@ -234,6 +261,11 @@ def test_openapi_document(client):
         "/api/ledger",
         "/api/ledger/head",
         "/api/ledger/{seq}",
+        "/api/ledger/{seq}/proof",
+        "/api/ledger/{seq}/inclusion",
+        "/api/ledger/consistency",
+        "/tlog/checkpoint",
+        "/tlog/vkey",
     }
 
 
@@ -269,7 +301,7 @@ def test_fuzz_against_openapi(seeded, app):
     """
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 12
     negative = 0
     for operation in operations:
         fuzz(operation, GenerationMode.POSITIVE, CHECKS)

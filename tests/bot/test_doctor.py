@@ -22,12 +22,14 @@ CHECKS = [
     "sender numbers",
     "PUBLIC_URL",
     "SECRET_KEY",
+    "LEDGER_SIGNING_KEY",
     "LOG_FORMAT",
     "database",
     "migrations",
     "outbound messages",
     "inbound messages",
     "ledger chain",
+    "ledger tree",
     "redis",
     "queue",
 ]
@@ -211,3 +213,41 @@ def test_the_web_server_refuses_a_bad_value_in_one_line(tmp_path):
         "ledgerbot: configuration: RATE_LIMIT_WINDOW_S must be a whole number from 1 to 604800"
         " (got '0')"
     ]
+
+
+def test_ledger_key_and_tree_checks(services, tmp_path):
+    """Unset key: WARN, with the generated key's verifier key shown (never the private key);
+    a tree whose latest checkpoint another key signed: FAIL; a good one: OK."""
+    from bot.worker.checkpointer import checkpoint_once
+    from ledger.checkpoints import LogKey
+    from ledger.tlog.notes import Signer, generate_signing_key
+
+    load_demo(services)
+    found = by_name(doctor.run(services))
+    assert found["LEDGER_SIGNING_KEY"].status == "WARN"
+    assert found["ledger tree"].status == "WARN"  # nothing signed yet
+    assert "no checkpoint" in found["ledger tree"].detail
+    checkpoint_once(services)
+    found = by_name(doctor.run(services))
+    assert found["ledger tree"].status == "OK", found["ledger tree"].detail
+    vkey = services.log_key.vkey
+    assert vkey in found["LEDGER_SIGNING_KEY"].detail
+    assert "PRIVATE" not in found["LEDGER_SIGNING_KEY"].detail
+
+    skey = generate_signing_key("someone-else")
+    configured = with_settings(services, ledger_signing_key=skey)
+    found = by_name(doctor.run(configured))
+    assert found["LEDGER_SIGNING_KEY"].status == "OK"
+    assert found["ledger tree"].status == "FAIL"  # checkpoints were signed by another key
+    assert "not signed by" in found["ledger tree"].detail
+    assert skey not in "\n".join(c.line() for c in doctor.run(configured))
+
+    from ledger.chain import append
+    from ledger.checkpoints import sign_head
+    from ledger.db import transaction
+
+    with transaction(services.sessions) as session:
+        append(session, "claim", "semax-demo", {"text": "more"})
+        sign_head(session, LogKey(Signer.from_skey(skey), "x"))
+    found = by_name(doctor.run(configured))
+    assert found["ledger tree"].status == "OK"

@@ -17,9 +17,10 @@ from bot.cli import cli
 from bot.messaging.models import Contact, OutboundMessage
 from bot.moderation.models import ModeratorAlert
 from bot.ops.services import install
+from bot.transparency.receipt import verify_receipt
 from bot.worker.sweeper import sweep
 from ledger.chain import verify
-from ledger.models import Decision, Evidence, LedgerEntry
+from ledger.models import Decision, Evidence, LedgerEntry, SignedCheckpoint
 from tests.support.messaging import drain, inbound_params, post_signed
 from tests.test_helpers import count, load_demo
 
@@ -83,7 +84,7 @@ def test_show_gives_the_whole_item(client, services, twilio, queued):
 
 def test_approve_appends_entries_and_sends_receipts(client, services, twilio, queued):
     [reply] = text(client, services, twilio, MODERATOR, "approve E1")
-    match = re.search(r"approved as preclinical: ledger entry #(\d+) \(([0-9a-f]{12})\)", reply)
+    match = re.search(r"approved as preclinical: ledger entry #(\d+) \(([0-9a-f]{16})\)", reply)
     assert match, reply
     seq, short_hash = int(match.group(1)), match.group(2)
     assert reply.endswith("Texted the contributor and asker.")
@@ -97,9 +98,31 @@ def test_approve_appends_entries_and_sends_receipts(client, services, twilio, qu
         assert moderation.kind == "moderation"
         assert json.loads(moderation.payload)["evidence_seq"] == seq
     receipt = texts_to(twilio, CONTRIBUTOR)[-1]
-    assert f"entry #{seq} (hash {short_hash})" in receipt
+    assert_receipt_proves(client, services, receipt, seq, short_hash)
     arrived = texts_to(twilio, ASKER)[-1]
     assert "New preclinical evidence arrived on your question q:1" in arrived
+
+
+def assert_receipt_proves(client, services, receipt: str, seq: int, short_hash: str) -> None:
+    """The receipt is one SMS segment naming the entry, a signed tree that holds it, and a
+    link whose proof verifies offline against the log's key (and the digits in the text)."""
+    match = re.fullmatch(
+        r"E\d+ approved \((\w+)\): entry #(\d+) hash ([0-9a-f]{16}), tree (\d+) root "
+        r"([0-9a-f]{16})\. Proof: (\S+)/r/(\d+)( Thank you!)?",
+        receipt,
+    )
+    assert match, receipt
+    assert len(receipt) <= 160 and receipt.isascii()
+    assert (int(match.group(2)), match.group(3), int(match.group(7))) == (seq, short_hash, seq)
+    size, root16 = int(match.group(4)), match.group(5)
+    with services.sessions() as session:
+        signed = session.get(SignedCheckpoint, size)
+        assert signed is not None and signed.root.hex().startswith(root16) and size >= seq
+    page = client.get(f"/r/{seq}")
+    assert page.status_code == 200 and short_hash in page.get_data(as_text=True)
+    proof = client.get(f"/api/ledger/{seq}/proof?size={size}").get_data(as_text=True)
+    found = verify_receipt(proof, services.log_key.vkey, hash_prefix=short_hash)
+    assert found.checkpoint.size == size and found.checkpoint.root.hex().startswith(root16)
 
 
 def test_approve_with_an_explicit_tier(client, services, twilio, queued):
@@ -206,7 +229,7 @@ class TestWithTemplate:
         text(client, services, twilio, MODERATOR, "approve E1 anecdotal")
         sent = [m for m in twilio.messages if m["content_sid"]]
         assert len(sent) == 1 and sent[0]["to"] == "whatsapp:" + CONTRIBUTOR
-        assert "approved as anecdotal" in json.loads(sent[0]["content_variables"])["1"]
+        assert "approved (anecdotal)" in json.loads(sent[0]["content_variables"])["1"]
 
 
 def test_no_phone_number_in_any_ledger_entry(client, services, twilio, queued):

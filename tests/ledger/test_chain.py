@@ -258,7 +258,7 @@ def test_the_fast_hash_path_is_the_documented_formula(payload, kind, slug):
     from ledger.chain import _hashed_row
 
     try:
-        row = _hashed_row(7, kind, slug, payload, "f" * 64, "2026-11-25T00:00:00.000000Z")
+        row, leaf = _hashed_row(7, kind, slug, payload, "f" * 64, "2026-11-25T00:00:00.000000Z")
     except PayloadError:
         return  # lone surrogates are refused before hashing
     entry = {
@@ -271,6 +271,7 @@ def test_the_fast_hash_path_is_the_documented_formula(payload, kind, slug):
     }
     text = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert row["hash"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert leaf == text.encode("utf-8")  # the Merkle leaf is the very bytes the hash covers
     assert row["payload"] == json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )

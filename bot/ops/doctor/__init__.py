@@ -26,6 +26,7 @@ from bot.ops.doctor.state import (
     check_migrations,
     check_redis,
 )
+from bot.ops.doctor.transparency import check_ledger_key, check_tree
 
 # --------------------------------------------------------------------------- all of it
 
@@ -50,6 +51,7 @@ def run(services) -> list[Check]:
         check_senders(settings),
         check_public_url(settings),
         check_secret_key(settings),
+        check_ledger_key(settings),
         check_log_format(settings),
     ]
     database = _guard("database", lambda: check_database(services))
@@ -60,6 +62,7 @@ def run(services) -> list[Check]:
         if migrations[0].status == OK:
             checks += _guard("outbound messages", lambda: check_messages(services))
             checks += _guard("ledger chain", lambda: check_chain(services))
+            checks += _guard("ledger tree", lambda: check_tree(services))
         else:
             checks += _not_checked(DATABASE_CHECKS[1:], "migrations are not current")
     else:

@@ -11,7 +11,13 @@ AUTH_TOKEN = re.compile(r"[0-9a-fA-F]{32}")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 LOG_FORMATS = ("text", "json")
 # The checks that need the database, in order.
-DATABASE_CHECKS = ("migrations", "outbound messages", "inbound messages", "ledger chain")
+DATABASE_CHECKS = (
+    "migrations",
+    "outbound messages",
+    "inbound messages",
+    "ledger chain",
+    "ledger tree",
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""the Merkle tree over the ledger, signed checkpoints and witness cosignatures
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-01 12:00:00
+
+Existing entries are put into the tree here, streamed in seq order (the same leaf bytes
+``ledger.chain`` hashes), so an upgraded ledger has the tree it would have had from the start.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from ledger.chain import leaf_bytes
+from ledger.tlog.merkle import Frontier, leaf_hash
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+APPEND_ONLY = ("ledger_tree", "ledger_checkpoints")
+
+
+def _guards(dialect: str) -> list[str]:
+    """The same refusal the entries have (0001): the tree and the signed checkpoints are as
+    permanent as the entries they commit to."""
+    if dialect == "sqlite":
+        return [
+            f"""CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}
+               BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
+            for table in APPEND_ONLY
+            for verb in ("UPDATE", "DELETE")
+        ]
+    statements = [
+        """CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"""
+    ]
+    for table in APPEND_ONLY:
+        statements += [
+            f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE OR DELETE ON {table}
+               FOR EACH ROW EXECUTE FUNCTION ledger_append_only()""",
+            f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+               FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()""",
+        ]
+    return statements
+
+
+def upgrade() -> None:
+    op.create_table(
+        "ledger_tree",
+        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("idx", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("level", "idx"),
+    )
+    op.create_table(
+        "ledger_checkpoints",
+        sa.Column("size", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("root", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("size"),
+    )
+    op.create_table(
+        "ledger_cosignatures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("witness", sa.String(length=300), nullable=False),
+        sa.Column("line", sa.Text(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["size"], ["ledger_checkpoints.size"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("size", "witness"),
+    )
+    op.create_index(op.f("ix_ledger_cosignatures_size"), "ledger_cosignatures", ["size"])
+    # A plain ADD COLUMN (no batch table copy, which would drop ledger_head's CHECK on SQLite).
+    op.add_column(
+        "ledger_head",
+        sa.Column("tree", sa.LargeBinary(), nullable=False, server_default=sa.text("''")),
+    )
+    _build_tree()
+    for statement in _guards(op.get_bind().dialect.name):
+        op.execute(statement)
+
+
+def _build_tree(batch: int = 5000) -> None:
+    bind = op.get_bind()
+    entries = sa.table(
+        "ledger_entries",
+        *(sa.column(name) for name in ("seq", "kind", "slug", "payload", "prev_hash")),
+        sa.column("created_at"),
+    )
+    nodes = sa.table("ledger_tree", sa.column("level"), sa.column("idx"), sa.column("hash"))
+    frontier, pending = Frontier(), []
+    rows = bind.execute(sa.select(entries).order_by(entries.c.seq))
+    for row in rows:
+        if row.seq != frontier.size + 1:
+            raise RuntimeError(f"ledger_entries has a gap before seq {row.seq}; run verify")
+        pending += frontier.append(leaf_hash(leaf_bytes(row)))
+        if len(pending) >= batch:
+            bind.execute(sa.insert(nodes), _as_rows(pending))
+            pending = []
+    if pending:
+        bind.execute(sa.insert(nodes), _as_rows(pending))
+    head = sa.table("ledger_head", sa.column("id"), sa.column("seq"), sa.column("tree"))
+    seq = bind.execute(sa.select(head.c.seq).where(head.c.id == 1)).scalar_one()
+    if seq != frontier.size:
+        raise RuntimeError(f"the head says seq {seq}, the entries end at {frontier.size}")
+    bind.execute(sa.update(head).where(head.c.id == 1).values(tree=frontier.to_bytes()))
+
+
+def _as_rows(nodes):
+    return [{"level": level, "idx": idx, "hash": digest} for level, idx, digest in nodes]
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for table in APPEND_ONLY:
+            op.execute(f"DROP TRIGGER {table}_no_update")
+            op.execute(f"DROP TRIGGER {table}_no_delete")
+    else:
+        for table in APPEND_ONLY:
+            op.execute(f"DROP TRIGGER {table}_no_update ON {table}")
+            op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
+        op.execute("DROP FUNCTION ledger_append_only()")
+    with op.batch_alter_table(
+        "ledger_head", table_args=(sa.CheckConstraint("id = 1"),)
+    ) as batch_op:
+        batch_op.drop_column("tree")
+    op.drop_index(op.f("ix_ledger_cosignatures_size"), table_name="ledger_cosignatures")
+    op.drop_table("ledger_cosignatures")
+    op.drop_table("ledger_checkpoints")
+    op.drop_table("ledger_tree")
