@@ -5,7 +5,7 @@
     python -m bench --stages webhook,ledger
     python -m bench --postgres postgresql://postgres@127.0.0.1:5432/test
 
-Stages: webhook, worker, latency, ledger, verify, answers (see bench/stage_*.py). Nothing
+Stages: webhook, worker, latency, ledger, verify, tlog, answers (see bench/stage_*.py). Nothing
 shared is used unless asked: Redis is an embedded redis-server started for the run, the
 database an SQLite file in a temporary folder (PostgreSQL with --postgres: a private schema,
 dropped afterwards). Prints a table and writes bench/results.md (a quick run writes
@@ -33,7 +33,14 @@ from bench.results import StageResult
 
 
 def _stages() -> dict[str, tuple[Callable[[RunConfig], StageResult], str]]:
-    from bench import stage_answers, stage_latency, stage_ledger, stage_webhook, stage_worker
+    from bench import (
+        stage_answers,
+        stage_latency,
+        stage_ledger,
+        stage_tlog,
+        stage_webhook,
+        stage_worker,
+    )
 
     return {
         "webhook": (
@@ -69,7 +76,8 @@ def _stages() -> dict[str, tuple[Callable[[RunConfig], StageResult], str]]:
             "`ledger.chain.append` through the project's engine (WAL, synchronous=FULL, BEGIN "
             "IMMEDIATE): 2,000 appends one transaction each, then 20,000 in one transaction; "
             "ceiling: a raw sqlite3 loop with the same pragmas doing the same head read, "
-            "canonical JSON, SHA-256, INSERT and head UPDATE. Fresh database each time.",
+            "canonical JSON, SHA-256, INSERT, Merkle tree nodes and head UPDATE. Fresh "
+            "database each time.",
         ),
         "verify": (
             stage_ledger.run_verify,
@@ -77,6 +85,13 @@ def _stages() -> dict[str, tuple[Callable[[RunConfig], StageResult], str]]:
             "bulk-inserted (append-only triggers in place); `ledger.chain.verify` (what "
             "`ledgerbot verify` runs) against the README's ten-line check (json.loads, "
             "json.dumps(sort_keys=True), sha256, link check) over a bare sqlite3 cursor.",
+        ),
+        "tlog": (
+            stage_tlog.run,
+            "bench/stage_tlog.py: appends with and without the Merkle tree (same engine, "
+            "rounds alternating, SQLite and PostgreSQL); inclusion proofs for random entries of "
+            "a 1,000,000-entry ledger; checkpoint signing; the checkpointer's coverage latency "
+            "with entries appended at random intervals; the monitor's catch-up against verify.",
         ),
         "answers": (
             stage_answers.run,
@@ -86,7 +101,7 @@ def _stages() -> dict[str, tuple[Callable[[RunConfig], StageResult], str]]:
     }
 
 
-STAGE_NAMES = ("webhook", "worker", "latency", "ledger", "verify", "answers")
+STAGE_NAMES = ("webhook", "worker", "latency", "ledger", "verify", "tlog", "answers")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -3,8 +3,8 @@
 Append: ``ledger.chain.append`` through the project's engine (``ledger.db.make_engine``: WAL,
 synchronous=FULL, BEGIN IMMEDIATE), one entry per transaction, against a raw ``sqlite3`` loop
 doing the same durable work per entry with the same pragmas (BEGIN IMMEDIATE, read the head,
-build the entry, canonical JSON, SHA-256, INSERT, UPDATE the head, COMMIT). Then the batched
-form: many appends in one transaction (an article import), again against the raw loop.
+build the entry, canonical JSON, SHA-256, INSERT, tree nodes, UPDATE the head, COMMIT). Then the
+batched form: many appends in one transaction (an article import), again against the raw loop.
 
 Verify: chains of 100,000 and 1,000,000 entries are built directly (entries made with the public
 formula and bulk-inserted under the append-only triggers), then ``ledger.chain.verify`` (what
@@ -124,7 +124,13 @@ def _raw_connect(path: Path) -> sqlite3.Connection:
 
 
 def _raw_one(conn: sqlite3.Connection, i: int) -> None:
-    seq, prev = conn.execute("SELECT seq, hash FROM ledger_head WHERE id = 1").fetchone()
+    """The durable work of one append, tree included: read the head (seq, hash, frontier),
+    build and hash the entry, INSERT it and its new tree nodes, UPDATE the head."""
+    from ledger.tlog.merkle import Frontier, leaf_hash
+
+    seq, prev, tree = conn.execute(
+        "SELECT seq, hash, tree FROM ledger_head WHERE id = 1"
+    ).fetchone()
     body = {
         "seq": seq + 1,
         "kind": "question",
@@ -133,7 +139,8 @@ def _raw_one(conn: sqlite3.Connection, i: int) -> None:
         "prev_hash": prev,
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
-    digest = hashlib.sha256(canonical(body).encode()).hexdigest()
+    data = canonical(body).encode()
+    digest = hashlib.sha256(data).hexdigest()
     conn.execute(
         "INSERT INTO ledger_entries (seq, kind, slug, payload, prev_hash, created_at, hash) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -147,7 +154,15 @@ def _raw_one(conn: sqlite3.Connection, i: int) -> None:
             digest,
         ),
     )
-    conn.execute("UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", (seq + 1, digest))
+    frontier = Frontier.from_bytes(seq, tree)
+    conn.executemany(
+        "INSERT INTO ledger_tree (level, idx, hash) VALUES (?, ?, ?)",
+        frontier.append(leaf_hash(data)),
+    )
+    conn.execute(
+        "UPDATE ledger_head SET seq = ?, hash = ?, tree = ? WHERE id = 1",
+        (seq + 1, digest, frontier.to_bytes()),
+    )
 
 
 def raw_append(path: Path, count: int, batched: bool) -> float:

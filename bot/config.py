@@ -213,6 +213,7 @@ def _queue_name(raw: Any) -> str:
 
 _queue_name.allowed = "1 to 64 letters, digits, '.', '_' or '-'"  # type: ignore[attr-defined]
 
+
 def _note_key(kind) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
         value = str(raw).strip()

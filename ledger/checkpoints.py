@@ -3,7 +3,7 @@
 Every checkpoint ever signed is kept (``ledger_checkpoints``, append-only, one row per size:
 two roots for one size cannot be stored). A checkpoint is signed
 
-* by the checkpointer beside every worker (``bot.transparency.checkpointer``), at most
+* by the checkpointer beside every worker (``bot.worker.checkpointer``), at most
   ``CHECKPOINT_INTERVAL_S`` after an append, batching everything appended meanwhile;
 * inside an approval's own transaction, so the contributor's receipt can name a checkpoint
   that includes their entry the moment it is texted.
@@ -92,11 +92,13 @@ def sign_head(session: Session, key: LogKey, now: datetime | None = None):
 def add_cosignature(session: Session, size: int, witness: str, line: str) -> bool:
     """Keep a witness's cosignature line for checkpoint ``size``; False if already kept."""
     conn = session.connection()
+    # psycopg reports rowcount -1 for an INSERT unless asked to keep it.
+    statement = _insert_ignoring(conn.dialect.name, _COSIGNATURES, ["size", "witness"])
     result = conn.execute(
-        _insert_ignoring(conn.dialect.name, _COSIGNATURES, ["size", "witness"]),
+        statement.execution_options(preserve_rowcount=True),
         {"size": size, "witness": witness, "line": line, "received_at": datetime.now(UTC)},
     )
-    return bool(result.rowcount)
+    return result.rowcount == 1
 
 
 def cosignature_lines(conn: Connection, size: int) -> list[str]:

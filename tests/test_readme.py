@@ -86,3 +86,52 @@ def test_readme_layer_line_is_the_contract():
     section = readme.split("### The folders", 1)[1]
     line = re.search(r"```\n(cli → .*?)\n```", section).group(1)
     assert line == expected + " → ledger"
+
+
+def test_readme_stand_alone_verifier_checks_served_proofs(services, client, tmp_path):
+    """The README's verifier (stdlib + cryptography, under 100 lines), run as a script on proofs
+    the bot serves: real ones verify, forged ones are refused."""
+    from bot.worker.checkpointer import checkpoint_once
+    from ledger.tlog.checkpoint import TlogProof
+    from ledger.tlog.notes import generate_signing_key, vkey_of
+
+    load_demo(services)
+    checkpoint_once(services)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r'```python\n("""verify_receipt\.py.*?)```', readme, re.S).group(1)
+    assert len(code.splitlines()) < 100 and "import requests" not in code
+    assert {m for m in re.findall(r"^(?:from|import) (\w+)", code, re.M)} <= {
+        "base64",
+        "hashlib",
+        "json",
+        "sys",
+        "cryptography",
+    }
+    script = tmp_path / "verify_receipt.py"
+    script.write_text(code)
+    vkey = services.log_key.vkey
+
+    def run(proof_text: str, key: str = vkey):
+        path = tmp_path / "proof"
+        path.write_text(proof_text)
+        return subprocess.run(
+            [sys.executable, "-O", str(script), str(path), key], capture_output=True, text=True
+        )
+
+    with services.sessions() as session:
+        size = session.query(LedgerEntry).count()
+    for seq in (1, size // 2, size):
+        text = client.get(f"/api/ledger/{seq}/proof").get_data(as_text=True)
+        result = run(text)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"ok: entry #{seq} ") and f"size {size}" in result.stdout
+    proof = TlogProof.parse(text)
+    forged = [
+        TlogProof(proof.index, proof.hashes, proof.checkpoint, proof.extra + b" ").text(),
+        TlogProof(proof.index - 1, proof.hashes, proof.checkpoint, proof.extra).text(),
+        text.replace(f"\n{size}\n", f"\n{size + 1}\n"),
+    ]
+    for forgery in forged:
+        assert "NOT VERIFIED" in run(forgery).stderr
+    other = vkey_of(generate_signing_key(services.log_key.signer.name))
+    assert run(text, other).returncode != 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import db, doctor, moderators, records, run, text, tlog
+from bot.cli import db, doctor, moderators, monitor, records, run, text, tlog, witness
 
 
 @click.group()
@@ -28,6 +28,8 @@ COMMANDS = (
     moderators.moderators,
     tlog.tlog,
     tlog.verify_receipt_command,
+    witness.witness,
+    monitor.monitor,
 )
 for command in COMMANDS:
     cli.add_command(command)

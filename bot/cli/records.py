@@ -48,6 +48,7 @@ def import_article_command(ctx: click.Context, path: str, slug: str | None) -> N
     different content under the same slug and source ids (import it with its own --slug).
     """
     from ledger.article_format import parse_article
+    from ledger.chain import PayloadError
     from ledger.db import transaction
     from ledger.importer import AlreadyImported, ImportConflict, import_article
 
@@ -58,6 +59,8 @@ def import_article_command(ctx: click.Context, path: str, slug: str | None) -> N
             report = import_article(session, record)
     except (ImportConflict, AlreadyImported) as exc:
         raise click.ClickException(str(exc)) from None
+    except PayloadError as exc:  # e.g. an article whose text exceeds one entry's 65,535 bytes
+        raise click.ClickException(f"{path}: nothing imported: {exc}") from None
     done = ", new article" if report.article_created else ""
     if report.article_completed:
         done = ", article entry completed with its sections"

@@ -33,6 +33,8 @@ import click
 
 from bot.catalogue.demo import DEMO_SLUG, load_demo_if_empty
 from bot.cli.common import load_settings, services_of
+from bot.config import Settings
+from bot.ops.services import Services
 
 RESTART_FIRST_S = 1.0
 RESTART_CAP_S = 30.0
@@ -78,8 +80,10 @@ def up(ctx: click.Context, port: int, web_workers: int) -> None:
     env = dict(os.environ, INSTANCE_PATH=str(Path(settings.instance_path).resolve()))
     embedded = _embedded_redis(settings, env)
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
-    # Children read the same instance secrets; make sure they exist before they race for them.
+    # Children read the same instance secrets; make sure they exist before they race for them
+    # (the log's key as the children see it: its name is their origin, from PUBLIC_URL).
     services.secret_key, services.webhook_auth_token  # noqa: B018
+    log_key = Services(Settings.load(env=env)).log_key
     children = _children(env, port, web_workers)
     stop = _stop_on_signals()
     gave_up = None
@@ -90,6 +94,7 @@ def up(ctx: click.Context, port: int, web_workers: int) -> None:
         click.echo(
             f"ledgerbot is up: webhook {env['PUBLIC_URL']}/twilio/messages"
             f"{'' if settings.twilio_configured else ' (dev mode: replies are logged, not sent)'}"
+            f"\nthe ledger's log {log_key.origin!r} signs with verifier key {log_key.vkey}"
             f'\ntry: ledgerbot text --from +15551234567 "{DEMO_SLUG}|does it raise BDNF in '
             'people?"\n'
             "Ctrl-C stops everything."

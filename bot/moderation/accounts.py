@@ -60,11 +60,15 @@ def check_web_login(session: Session, username: str, password: str) -> Moderator
     # such a name is simply unknown, and costs the same one hash check below.
     if not username.isprintable():
         username = ""
-    moderator = None if not username else session.scalar(
-        select(ModeratorAccount).where(
-            ModeratorAccount.kind == "web",
-            ModeratorAccount.username == username,
-            ModeratorAccount.active.is_(True),
+    moderator = (
+        None
+        if not username
+        else session.scalar(
+            select(ModeratorAccount).where(
+                ModeratorAccount.kind == "web",
+                ModeratorAccount.username == username,
+                ModeratorAccount.active.is_(True),
+            )
         )
     )
     # One hash check whoever asks, so response time does not reveal who exists: an unknown

@@ -28,6 +28,7 @@ from ledger.models import TIERS, Article, LedgerEntry
 from ledger.stats import ArticleLedger, load_ledgers, pending_counts
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+_ENTRIES = LedgerEntry.__table__
 
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
@@ -167,11 +168,9 @@ def ledger_page():
     after = _int_arg("after", 0, 0, SEQ_MAX)
     limit = _int_arg("limit", PAGE_DEFAULT, 1, PAGE_MAX)
     with _read_session() as session:
-        rows = session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.seq > after)
-            .order_by(LedgerEntry.seq)
-            .limit(limit)
+        # Core rows, not ORM objects: monitors page through the whole ledger here.
+        rows = session.execute(
+            select(_ENTRIES).where(_ENTRIES.c.seq > after).order_by(_ENTRIES.c.seq).limit(limit)
         ).all()
         entries = [public_entry(row) for row in rows]
     next_after = entries[-1]["seq"] if entries else after

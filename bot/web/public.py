@@ -24,6 +24,7 @@ from ledger.article_counts import declared as declared_counts
 from ledger.article_layout import placed_sections, sections_of
 from ledger.article_sections import EVIDENCE_TYPES, SOURCE_SECTIONS
 from ledger.chain import head, public_entry
+from ledger.checkpoints import latest as latest_checkpoint
 from ledger.confidence import FORMULA
 from ledger.models import TIERS, Article, LedgerEntry
 from ledger.redact import redact_numbers
@@ -214,6 +215,7 @@ def ledger():
     page = int(raw)
     with _read_session() as session:
         head_seq, head_hash = head(session)
+        checkpoint = latest_checkpoint(session.connection())
         top = head_seq - (page - 1) * LEDGER_PAGE_SIZE
         rows = session.scalars(
             select(LedgerEntry)
@@ -237,4 +239,5 @@ def ledger():
         head_seq=head_seq,
         head_hash=head_hash,
         page_size=LEDGER_PAGE_SIZE,
+        checkpoint=checkpoint,
     )

@@ -31,6 +31,15 @@ CHECKPOINT_CACHE = "public, max-age=1"
 open_to_all(bp)
 
 
+@bp.errorhandler(tree.MissingNodes)
+def _missing(error: tree.MissingNodes):
+    """The database lacks nodes a signed size needs (it was cut or tampered with): say so,
+    do not fail with a 500. Monitors treat the log as unable to prove, not as an outage."""
+    response = _text(f"the log cannot prove this: {error}\n", "no-store")
+    response.status_code = 404
+    return response
+
+
 def _text(body: str | bytes, cache: str, mimetype: str = "text/plain") -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Cache-Control"] = cache

@@ -70,7 +70,8 @@ def test_the_tree_is_the_rfc_tree_over_the_entries(engine):
         assert level0 == b"".join(reference.leaf_hash(i) for i in range(256, 512))
         assert tree.tile(conn, 0, 2, 18, 530) is not None  # the partial right edge
         assert tree.tile(conn, 0, 2, 19, 530) is None  # wider than the tree has
-    assert verify(engine.connect()).ok  # the chain view is unchanged
+    with engine.connect() as conn:
+        assert verify(conn).ok  # the chain view is unchanged
 
 
 def test_an_entry_too_big_for_a_bundle_is_refused_before_it_is_written(engine):
@@ -107,6 +108,9 @@ def test_checkpoints_are_kept_one_per_size_forever(engine, signed):
     with engine.connect() as conn:
         assert [r.size for r in conn.execute(SignedCheckpoint.__table__.select())] == [10, 20]
     other_root = b"\x01" * 32
+    with transaction(session_factory(engine)) as session:
+        assert checkpoints.add_cosignature(session, 10, "w+00000000", "— w AAAA\n")
+        assert not checkpoints.add_cosignature(session, 10, "w+00000000", "— w AAAA\n")
     # A second checkpoint of size 10 with another root: the primary key refuses it.
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(
@@ -119,6 +123,8 @@ def test_checkpoints_are_kept_one_per_size_forever(engine, signed):
         "DELETE FROM ledger_checkpoints WHERE size = 20",
         "UPDATE ledger_tree SET hash = :r WHERE level = 0 AND idx = 3",
         "DELETE FROM ledger_tree WHERE level = 1",
+        "DELETE FROM ledger_cosignatures",
+        "UPDATE ledger_cosignatures SET line = ''",
     ):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement), {"r": other_root})

@@ -1,0 +1,96 @@
+"""The monitor's view of a log over HTTP: one session per thread, bounded, in-order prefetch.
+
+Kept apart from ``bot.transparency.monitor`` (the checks) so that what is trusted — the
+signed notes and the hashes — reads on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+TIMEOUT_S = (5.0, 30.0)
+AHEAD = 4  # per stream, requests in flight while catching up (bundles and tiles: twice that)
+
+
+class MonitorError(Exception):
+    """Operational trouble (arguments, state file, an unusable answer): exit 1, no evidence,
+    because nothing in it proves the log misbehaved."""
+
+
+class NetworkError(MonitorError):
+    """The log was unreachable or answered other than 200: worth retrying (``--follow``)."""
+
+
+class Remote:
+    """The log's public HTTP API: one keep-alive session per thread (requests does not promise
+    that a Session is thread-safe, and catch-up reads from a few threads)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self._local = threading.local()
+
+    def get(self, path: str, params: dict[str, int] | None = None) -> bytes:
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = requests.Session()
+        try:
+            response = http.get(self.url + path, params=params, timeout=TIMEOUT_S)
+            content = response.content
+        except requests.RequestException as exc:
+            raise NetworkError(f"{self.url}{path}: {exc}") from None
+        if response.status_code != 200:
+            text = response.text[:200].strip()
+            raise NetworkError(f"{response.url}: HTTP {response.status_code} {text}")
+        return content
+
+    def json(self, path: str, params: dict[str, int] | None = None) -> dict[str, Any]:
+        try:
+            data = json.loads(self.get(path, params))
+        except ValueError as exc:
+            raise MonitorError(f"{self.url}{path}: not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise MonitorError(f"{self.url}{path}: not a JSON object")
+        return data
+
+
+def tile_fetcher(remote: Remote) -> Callable[[str], bytes]:
+    """A TileReader fetch for one round. Level-0 tiles and bundles are read once each; the few
+    upper tiles (one per 65,536 entries) are kept, as each bundle's check climbs through them."""
+    upper: dict[str, bytes] = {}
+
+    def fetch(path: str) -> bytes:
+        if path.startswith(("tile/0/", "tile/entries/")):
+            return remote.get("/tlog/" + path)
+        if path not in upper:
+            upper[path] = remote.get("/tlog/" + path)
+        return upper[path]
+
+    return fetch
+
+
+def ranges(begin: int, end: int, step: int) -> Iterator[tuple[int, int]]:
+    """[begin, end) cut at multiples of ``step``."""
+    while begin < end:
+        stop = min(end, (begin // step + 1) * step)
+        yield begin, stop
+        begin = stop
+
+
+def ahead(
+    pool: ThreadPoolExecutor, job: Callable, items: Iterable, depth: int = AHEAD
+) -> Iterator[Any]:
+    """job(item) for each item, in order, with up to ``depth`` of them running ahead."""
+    running: deque[Future] = deque()
+    for item in items:
+        running.append(pool.submit(job, item))
+        if len(running) >= depth:
+            yield running.popleft().result()
+    while running:
+        yield running.popleft().result()
