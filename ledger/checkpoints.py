@@ -28,7 +28,7 @@ from ledger import tree
 from ledger.models import Cosignature, LedgerHead, SignedCheckpoint
 from ledger.tlog.checkpoint import Checkpoint
 from ledger.tlog.merkle import Frontier
-from ledger.tlog.notes import Signer, sign_note
+from ledger.tlog.notes import NoteError, Signer, open_note, sign_note
 
 CHECKPOINT_INTERVAL_S = 0.5
 
@@ -38,6 +38,12 @@ _COSIGNATURES = Cosignature.__table__
 
 class TreeMismatch(RuntimeError):
     """The head's frontier and the stored tree disagree: refuse to sign, tell an operator."""
+
+
+class KeyMismatch(RuntimeError):
+    """The latest checkpoint was signed by another key or for another origin: this process is
+    configured differently from the one that signed it. Signing anyway would split the log's
+    identity (monitors and witnesses would refuse it), so it does not sign."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,16 @@ def latest_size(conn: Connection) -> int:
     return conn.execute(select(func.coalesce(func.max(_CHECKPOINTS.c.size), 0))).scalar_one()
 
 
+def first_covering(conn: Connection, seq: int):
+    """The first checkpoint that includes entry ``seq``: the one its receipt names."""
+    return conn.execute(
+        select(_CHECKPOINTS)
+        .where(_CHECKPOINTS.c.size >= seq)
+        .order_by(_CHECKPOINTS.c.size)
+        .limit(1)
+    ).one_or_none()
+
+
 def at_size(conn: Connection, size: int):
     return conn.execute(select(_CHECKPOINTS).where(_CHECKPOINTS.c.size == size)).one_or_none()
 
@@ -76,6 +92,8 @@ def sign_head(session: Session, key: LogKey, now: datetime | None = None):
     last = latest(conn)
     if last is not None and last.size >= size:
         return last
+    if last is not None:
+        _same_log(last.note, key)
     root = Frontier.from_bytes(size, frontier_bytes or b"").root()
     if tree.root_at(conn, size) != root:
         raise TreeMismatch(f"the head's frontier and the stored tree differ at size {size}")
@@ -87,6 +105,21 @@ def sign_head(session: Session, key: LogKey, now: datetime | None = None):
     if stored.root != root:  # pragma: no cover - impossible while the tree is append-only
         raise TreeMismatch(f"a checkpoint of size {size} with another root is already stored")
     return stored
+
+
+def _same_log(note: str, key: LogKey) -> None:
+    try:
+        signed = Checkpoint.parse(open_note(note, [key.signer.verifier()]).text)
+    except NoteError:
+        raise KeyMismatch(
+            f"the latest checkpoint is not signed by {key.vkey}: every process must use the same "
+            "LEDGER_SIGNING_KEY"
+        ) from None
+    if signed.origin != key.origin:
+        raise KeyMismatch(
+            f"the latest checkpoint is for origin {signed.origin!r}, this process signs for "
+            f"{key.origin!r}: set the same PUBLIC_URL (or LEDGER_ORIGIN) everywhere"
+        )
 
 
 def add_cosignature(session: Session, size: int, witness: str, line: str) -> bool:

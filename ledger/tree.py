@@ -23,7 +23,11 @@ _NODES = TreeNode.__table__
 _ENTRIES = LedgerEntry.__table__
 
 
-class MissingNodes(LookupError):
+class CannotServe(LookupError):
+    """The database cannot back this answer (it was cut or altered): a 404, never a 500."""
+
+
+class MissingNodes(CannotServe):
     """The tree lacks nodes the size needs: the size is beyond the head, or the table was cut."""
 
 
@@ -115,4 +119,7 @@ def entry_bundle(conn: Connection, index: int, width: int, size: int) -> bytes |
     ).all()
     if len(rows) != width:
         raise MissingNodes(f"entry bundle {index} has {len(rows)} of {width} entries")
-    return encode_bundle([leaf_bytes(row) for row in rows])
+    try:
+        return encode_bundle([leaf_bytes(row) for row in rows])
+    except ValueError as exc:  # an entry over 65,535 bytes, written around the append path
+        raise CannotServe(f"entry bundle {index}: {exc}") from None

@@ -124,6 +124,8 @@ def _pinned(saved: State | None, vkey: str | None, origin: str | None, url: str)
         )
     if origin is not None and saved.origin not in (None, origin):
         raise MonitorError(f"--origin differs from the pinned origin {saved.origin!r}: refused")
+    if origin is not None and saved.origin is None:
+        saved.origin = origin  # pinned from now on, and checked this very round
     return saved
 
 

@@ -36,19 +36,21 @@ def checkpoint(ctx: click.Context) -> None:
     click.echo(row.note, nl=False)
 
 
-def _read_proof(source: str) -> str:
-    """A proof file's text from a path or a URL (a receipt's /r/<seq> link works too)."""
+def _read_proof(source: str, size: int | None) -> str:
+    """A proof file's text from a path or a URL; a receipt's /r/<seq> link fetches the proof
+    against checkpoint ``size`` (the receipt's), or the latest one without it."""
     parts = urlsplit(source)
     if parts.scheme not in ("http", "https"):
         return Path(source).read_text(encoding="utf-8")
     import requests
 
-    path = parts.path
+    path, query = parts.path, parts.query
     segments = path.rstrip("/").split("/")
     if len(segments) >= 2 and segments[-2] == "r" and segments[-1].isdigit():
         prefix = "/".join(segments[:-2])
         path = f"{prefix}/api/ledger/{segments[-1]}/proof"
-    url = parts._replace(path=path, query="", fragment="").geturl()
+        query = f"size={size}" if size is not None else ""
+    url = parts._replace(path=path, query=query, fragment="").geturl()
     response = requests.get(url, timeout=(5, 30))
     if response.status_code != 200:
         raise click.ClickException(f"{url}: HTTP {response.status_code} {response.text[:200]}")
@@ -60,6 +62,8 @@ def _read_proof(source: str) -> str:
 @click.option("--vkey", "vkey_", required=True, help="The log's verifier key, pinned.")
 @click.option("--origin", default=None, help="Require this checkpoint origin.")
 @click.option("--hash", "hash_prefix", default=None, help="The hash digits the receipt gave.")
+@click.option("--size", type=click.IntRange(1), default=None, help="The receipt's tree size.")
+@click.option("--root", "root_prefix", default=None, help="The root digits the receipt gave.")
 @click.option("--witness", "witnesses", multiple=True, help="A witness key to count (repeat).")
 @click.option("--quorum", default=0, show_default=True, help="Witness cosignatures required.")
 def verify_receipt_command(
@@ -67,14 +71,19 @@ def verify_receipt_command(
     vkey_: str,
     origin: str | None,
     hash_prefix: str | None,
+    size: int | None,
+    root_prefix: str | None,
     witnesses: tuple[str, ...],
     quorum: int,
 ) -> None:
-    """Check a proof file (PATH or URL) offline: signature, entry and inclusion path."""
+    """Check a proof file (PATH or URL) offline: signature, entry and inclusion path.
+
+    With --size and --root (a receipt's "tree N root DIGITS"), the proof must be against that
+    very checkpoint, so the digits a contributor was texted are checked too."""
     from bot.transparency.receipt import ReceiptError, verify_receipt
 
     try:
-        text = _read_proof(source)
+        text = _read_proof(source, size)
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {source}: {exc}") from None
     try:
@@ -85,6 +94,8 @@ def verify_receipt_command(
             witness_keys=witnesses,
             quorum=quorum,
             hash_prefix=hash_prefix,
+            size=size,
+            root_prefix=root_prefix,
         )
     except ReceiptError as exc:
         click.echo(f"NOT VERIFIED: {exc}", err=True)

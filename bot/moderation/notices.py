@@ -85,14 +85,19 @@ def approval_receipt(
     16 hex digits (64 bits) of the entry's hash and of a signed root that includes it — 12
     digits could be matched by brute force — and a link to the full proof. Anyone holding
     this text can check, with the log's public key, that the ledger still holds the entry.
+    Wordier forms first; the first that fits one segment is sent (the last always is).
     """
-    body = (
-        f"E{evidence_id} approved ({tier}): entry #{seq} hash {digest[:16]}, "
-        f"tree {checkpoint.size} root {checkpoint.root.hex()[:16]}. "
-        f"Proof: {public_url.rstrip('/')}/r/{seq}"
-    )
-    thanks = body + " Thank you!"
-    return thanks if len(thanks) <= SMS_SEGMENT else body
+    link = f"{public_url.rstrip('/')}/r/{seq}"
+    tree = f"tree {checkpoint.size} root {checkpoint.root.hex()[:16]}" if checkpoint else ""
+    forms = [
+        f"E{evidence_id} approved ({tier}): entry #{seq} hash {digest[:16]}, {tree}. "
+        f"Proof: {link} Thank you!",
+        f"E{evidence_id} approved ({tier}): entry #{seq} hash {digest[:16]}, {tree}. Proof: {link}",
+        f"E{evidence_id} approved: #{seq} hash {digest[:16]} {tree} {link}",
+    ]
+    if not checkpoint:
+        forms = [f.replace(", . ", ". ").replace("  ", " ") for f in forms]
+    return next((f for f in forms if len(f) <= SMS_SEGMENT), forms[-1])
 
 
 def receipts(

@@ -8,6 +8,7 @@ notices and queues them after its own commit, as the inbound job does for every 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,11 +18,13 @@ from sqlalchemy.orm import Session
 from bot.messaging.addresses import mask
 from bot.messaging.outbox import Notice
 from bot.moderation.notices import receipts
-from ledger.checkpoints import LogKey, sign_head
+from ledger.checkpoints import KeyMismatch, LogKey, sign_head
 from ledger.decisions import Decider, DecisionError, DecisionResult, decide
 from ledger.pseudonym import pseudonym
 
 __all__ = ["DecisionError", "Review", "phone_decider", "review", "web_decider"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,5 +79,9 @@ def review(
         return Review(result, [])
     # Signed here, in the decision's transaction, so the receipt names a checkpoint that
     # includes the entry the moment it is texted (the checkpointer would, within a second).
-    checkpoint = sign_head(session, log_key, now)
+    try:
+        checkpoint = sign_head(session, log_key, now)
+    except KeyMismatch:  # misconfigured: decide, but never sign for the log under another key
+        log.exception("approval not checkpointed; the receipt names no tree (run doctor)")
+        checkpoint = None
     return Review(result, receipts(session, result, public_url, checkpoint), checkpoint)

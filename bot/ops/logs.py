@@ -183,8 +183,16 @@ def secrets_of(services) -> list[str | None]:
     from sqlalchemy.engine import make_url
 
     settings = services.settings
-    values = [settings.twilio_auth_token, settings.secret_key, services.secret_key]
-    for url in (settings.database_url, settings.redis_url):
+    values = [
+        settings.twilio_auth_token,
+        settings.secret_key,
+        services.secret_key,
+        settings.ledger_signing_key,
+        settings.witness_signing_key,
+    ]
+    # The private part of a signed-note key (after its last '+') is what must never show.
+    values += [key.rsplit("+", 1)[-1] for key in values[3:5] if key]
+    for url in (settings.database_url, settings.redis_url, *settings.witness_urls):
         try:
             values.append(make_url(url).password if url else None)
         except Exception:  # not a URL SQLAlchemy can read; nothing to take from it

@@ -237,8 +237,8 @@ def _bundles(
         width = tile_width(0, index, size)
         return entries_path(index, width), tile_path(0, index, width)
 
-    spans, ahead = itertools.tee(spans)
-    fetched = ahead(pool, fetch, (path for span in ahead for path in paths(span)), 2 * AHEAD)
+    spans, lookahead = itertools.tee(spans)
+    fetched = ahead(pool, fetch, (path for span in lookahead for path in paths(span)), 2 * AHEAD)
     for begin, end in spans:
         ready = {path: next(fetched) for path in paths((begin, end))}
         reader = TileReader(lambda path, ready=ready: ready.pop(path, None) or fetch(path), size)

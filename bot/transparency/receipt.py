@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.tlog.checkpoint import Checkpoint, CheckpointError, TlogProof
 from ledger.tlog.merkle import ProofError, leaf_hash, verify_inclusion
 from ledger.tlog.notes import NoteError, Verifier, open_note
+
+HASH_DIGITS = re.compile(r"[0-9a-fA-F]{16,64}")
 
 
 class ReceiptError(ValueError):
@@ -39,21 +42,33 @@ def verify_receipt(
     witness_keys: tuple[str, ...] = (),
     quorum: int = 0,
     hash_prefix: str | None = None,
+    size: int | None = None,
+    root_prefix: str | None = None,
 ) -> VerifiedReceipt:
+    for given in (hash_prefix, root_prefix):
+        if given is not None and not HASH_DIGITS.fullmatch(given):
+            raise ReceiptError("--hash and --root take the 16 to 64 hex digits the receipt gave")
     try:
         proof = TlogProof.parse(text)
         log = Verifier.from_vkey(vkey)
-        witnesses = [Verifier.from_vkey(k) for k in witness_keys]
+        # One vote per witness key, however often it is listed.
+        witnesses = list(
+            {(v.name, v.key_id): v for v in map(Verifier.from_vkey, witness_keys)}.values()
+        )
     except (CheckpointError, NoteError) as exc:
         raise ReceiptError(f"not a readable proof or key: {exc}") from None
     try:
         note = open_note(proof.checkpoint, [log])
-    except NoteError as exc:
+        checkpoint = Checkpoint.parse(note.text)
+    except (NoteError, CheckpointError) as exc:
         raise ReceiptError(f"the checkpoint is not signed by {log.name}: {exc}") from None
-    checkpoint = Checkpoint.parse(note.text)
+    if size is not None and checkpoint.size != size:
+        raise ReceiptError(f"the proof is against tree size {checkpoint.size}, not {size}")
+    if root_prefix is not None and not checkpoint.root.hex().startswith(root_prefix.lower()):
+        raise ReceiptError(f"the signed root is {checkpoint.root.hex()[:16]}…, not {root_prefix}")
     if origin is not None and checkpoint.origin != origin:
         raise ReceiptError(f"the checkpoint is for {checkpoint.origin!r}, not {origin!r}")
-    cosigned = _witnesses(proof.checkpoint, witnesses)
+    cosigned = sorted(set(_witnesses(proof.checkpoint, witnesses)))
     if len(cosigned) < quorum:
         raise ReceiptError(f"{len(cosigned)} of the required {quorum} witnesses cosigned")
     if proof.extra is None:

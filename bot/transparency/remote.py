@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,6 +17,7 @@ from typing import Any
 import requests
 
 TIMEOUT_S = (5.0, 30.0)
+DEADLINE_S = 120.0  # for one whole response, however slowly it trickles
 AHEAD = 4  # per stream, requests in flight while catching up (bundles and tiles: twice that)
 
 
@@ -28,6 +30,17 @@ class NetworkError(MonitorError):
     """The log was unreachable or answered other than 200: worth retrying (``--follow``)."""
 
 
+def _cap(path: str) -> int:
+    """The most a well-behaved log sends for ``path`` (tlog-tiles sizes, our API's pages)."""
+    if path.startswith("/tlog/tile/entries/"):
+        return 256 * (2 + 65_535)
+    if path.startswith("/tlog/tile/"):
+        return 256 * 32
+    if path.startswith("/tlog/"):
+        return 1 << 20
+    return 256 << 20  # a page of up to 1,000 entries of up to 64 KiB, \u-escaped JSON
+
+
 class Remote:
     """The log's public HTTP API: one keep-alive session per thread (requests does not promise
     that a Session is thread-safe, and catch-up reads from a few threads)."""
@@ -37,17 +50,29 @@ class Remote:
         self._local = threading.local()
 
     def get(self, path: str, params: dict[str, int] | None = None) -> bytes:
+        """The body, read within a size cap and a deadline: a hostile log must not be able to
+        exhaust the monitor's memory or hold it forever by trickling bytes."""
         http = getattr(self._local, "http", None)
         if http is None:
             http = self._local.http = requests.Session()
+        cap, deadline = _cap(path), time.monotonic() + DEADLINE_S
         try:
-            response = http.get(self.url + path, params=params, timeout=TIMEOUT_S)
-            content = response.content
+            with http.get(self.url + path, params=params, timeout=TIMEOUT_S, stream=True) as got:
+                chunks, size = [], 0
+                for chunk in got.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if size > cap or time.monotonic() > deadline:
+                        raise NetworkError(
+                            f"{self.url}{path}: over {cap:,} bytes or {DEADLINE_S:g} s"
+                        )
+                    chunks.append(chunk)
+                status, url = got.status_code, got.url
         except requests.RequestException as exc:
             raise NetworkError(f"{self.url}{path}: {exc}") from None
-        if response.status_code != 200:
-            text = response.text[:200].strip()
-            raise NetworkError(f"{response.url}: HTTP {response.status_code} {text}")
+        content = b"".join(chunks)
+        if status != 200:
+            text = content[:200].decode("utf-8", "replace").strip()
+            raise NetworkError(f"{url}: HTTP {status} {text}")
         return content
 
     def json(self, path: str, params: dict[str, int] | None = None) -> dict[str, Any]:

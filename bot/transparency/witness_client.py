@@ -79,7 +79,11 @@ class WitnessClient:
                 continue
             break
         if response.status_code != 200:
-            log.warning(
+            # 422: the witness holds a checkpoint of ours this one is not consistent with —
+            # someone was shown a different history. That is for an operator, now.
+            level = logging.ERROR if response.status_code == 422 else logging.WARNING
+            log.log(
+                level,
                 "witness %s refused size %d: %s %s",
                 url,
                 row.size,

@@ -26,6 +26,7 @@ from ledger.chain import head, public_entry
 from ledger.checkpoints import head_summary
 from ledger.models import TIERS, Article, LedgerEntry
 from ledger.stats import ArticleLedger, load_ledgers, pending_counts
+from ledger.tree import CannotServe
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 _ENTRIES = LedgerEntry.__table__
@@ -53,6 +54,10 @@ def open_to_all(blueprint: Blueprint, allow_headers: str = "If-None-Match") -> N
     @blueprint.errorhandler(ApiError)
     def _api_error(error: ApiError):
         return error_response(error.code, error.error, error.description)
+
+    @blueprint.errorhandler(CannotServe)
+    def _cannot_serve(error: CannotServe):
+        return error_response(404, "not_found", f"the log cannot prove this: {error}")
 
     @blueprint.after_request
     def _cors(response: Response) -> Response:

@@ -31,8 +31,8 @@ CHECKPOINT_CACHE = "public, max-age=1"
 open_to_all(bp)
 
 
-@bp.errorhandler(tree.MissingNodes)
-def _missing(error: tree.MissingNodes):
+@bp.errorhandler(tree.CannotServe)
+def _missing(error: tree.CannotServe):
     """The database lacks nodes a signed size needs (it was cut or tampered with): say so,
     do not fail with a 500. Monitors treat the log as unable to prove, not as an outage."""
     response = _text(f"the log cannot prove this: {error}\n", "no-store")
@@ -156,18 +156,20 @@ def consistency():
 
 @bp.get(f"/r/<int(max={SEQ_MAX}):seq>")
 def receipt(seq: int):
-    """The page a receipt's short link opens: the entry, its proof, how to check it."""
+    """The page a receipt's short link opens: the entry proved against the first checkpoint
+    that includes it (the one the receipt names, so its digits can be compared), and how to
+    check it, and that the log has only grown since."""
     services = current_services()
     with services.read_sessions() as session:
         conn = session.connection()
+        first = checkpoints.first_covering(conn, seq)
         try:
-            found = entry_proof(conn, seq)
+            found = entry_proof(conn, seq, first.size if first is not None else None)
         except NoProof as exc:
             return render_template("error.html", title="No proof", message=str(exc)), 404
-        row = session.get(LedgerEntry, seq)
-        entry = public_entry(row)
-    body = found.checkpoint.split("\n\n", 1)[0] + "\n"
-    signed = Checkpoint.parse(body)
+        entry = public_entry(session.get(LedgerEntry, seq))
+        latest = checkpoints.latest(conn)
+    signed = Checkpoint.parse(found.checkpoint.split("\n\n", 1)[0] + "\n")
     return render_template(
         "receipt.html",
         entry=entry,
@@ -176,4 +178,5 @@ def receipt(seq: int):
         origin=signed.origin,
         vkey=services.log_key.vkey,
         proof=found.text(),
+        latest=latest,
     )

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_S = checkpoints.CHECKPOINT_INTERVAL_S
 WITNESS_INTERVAL_S = 5.0
+LOCK_S = 60.0
 
 
 def checkpoint_once(services):
@@ -63,8 +64,13 @@ def _witness_loop(services, stop: threading.Event, interval: float) -> None:
     lock = services.settings.redis_key("witness-lock")
     while not stop.wait(interval):
         try:
-            if services.redis.set(lock, "1", nx=True, px=int(interval * 1000)):
-                client.submit_latest(services)
+            # Held for as long as a round may take (each witness: up to its 10 s deadline), then
+            # released, so two workers never ask the same witnesses at once.
+            if services.redis.set(lock, "1", nx=True, px=int(LOCK_S * 1000)):
+                try:
+                    client.submit_latest(services)
+                finally:
+                    services.redis.delete(lock)
         except redis.RedisError as exc:
             log.warning("witness submission: redis unavailable (%s)", exc)
         except Exception:

@@ -242,12 +242,14 @@ def test_ledger_key_and_tree_checks(services, tmp_path):
     assert "not signed by" in found["ledger tree"].detail
     assert skey not in "\n".join(c.line() for c in doctor.run(configured))
 
+    # And a process so misconfigured refuses to sign for the log at all.
     from ledger.chain import append
-    from ledger.checkpoints import sign_head
+    from ledger.checkpoints import KeyMismatch, sign_head
     from ledger.db import transaction
 
-    with transaction(services.sessions) as session:
+    with pytest.raises(KeyMismatch), transaction(services.sessions) as session:
         append(session, "claim", "semax-demo", {"text": "more"})
-        sign_head(session, LogKey(Signer.from_skey(skey), "x"))
-    found = by_name(doctor.run(configured))
-    assert found["ledger tree"].status == "OK"
+        sign_head(session, LogKey(Signer.from_skey(skey), services.log_key.origin))
+    other_origin = with_settings(services, public_url="https://elsewhere.example")
+    found = by_name(doctor.run(other_origin))
+    assert found["ledger tree"].status == "FAIL" and "origin" in found["ledger tree"].detail

@@ -119,9 +119,13 @@ def assert_receipt_proves(client, services, receipt: str, seq: int, short_hash: 
         signed = session.get(SignedCheckpoint, size)
         assert signed is not None and signed.root.hex().startswith(root16) and size >= seq
     page = client.get(f"/r/{seq}")
-    assert page.status_code == 200 and short_hash in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and short_hash in html
+    assert f"size {size}, root <code>{root16}" in html  # the page proves what the text names
     proof = client.get(f"/api/ledger/{seq}/proof?size={size}").get_data(as_text=True)
-    found = verify_receipt(proof, services.log_key.vkey, hash_prefix=short_hash)
+    found = verify_receipt(
+        proof, services.log_key.vkey, hash_prefix=short_hash, size=size, root_prefix=root16
+    )
     assert found.checkpoint.size == size and found.checkpoint.root.hex().startswith(root16)
 
 

@@ -187,3 +187,42 @@ def test_the_receipt_page_and_pre_checkpoint_answers(services, client):
     assert client.get("/r/6").status_code == 404
     assert client.get("/api/ledger/3/proof?size=4").status_code == 404  # no checkpoint of 4
     assert client.get("/api/ledger/3/proof?size=2").status_code == 400  # smaller than seq
+
+
+def test_receipt_checks_refuse_what_a_receipt_did_not_say(log, client):
+    vkey = log.log_key.vkey
+    text = client.get(f"/api/ledger/5/proof?size={SIZE}").get_data(as_text=True)
+    root16 = TlogProof.parse(text).checkpoint.split("\n")[2]
+    found = verify_receipt(text, vkey, size=SIZE)
+    digits = found.checkpoint.root.hex()[:16]
+    assert verify_receipt(text, vkey, size=SIZE, root_prefix=digits).entry["seq"] == 5
+    for kwargs, why in (
+        ({"size": SIZE - 1}, "not 599"),
+        ({"root_prefix": "0" * 16}, "signed root"),
+        ({"hash_prefix": ""}, "16 to 64"),
+        ({"hash_prefix": "abc"}, "16 to 64"),
+        ({"origin": "someone.else"}, "not 'someone.else'"),
+        ({"witness_keys": (vkey, vkey), "quorum": 2}, "1 of the required 2"),  # one vote
+    ):
+        with pytest.raises(ReceiptError, match=why):
+            verify_receipt(text, vkey, **kwargs)
+    assert root16  # the checkpoint's root line is there to compare
+
+
+def test_a_process_with_another_key_or_origin_does_not_sign(log, tmp_path):
+    """A misconfigured machine (its own generated key, or no PUBLIC_URL) must not sign for
+    the log: monitors would see the log's identity change."""
+    from ledger.checkpoints import KeyMismatch, LogKey, sign_head
+    from ledger.tlog.notes import Signer
+
+    with transaction(log.sessions) as session:
+        append_many(session, [("claim", "semax", {"text": "one more"})])
+    strangers = (
+        LogKey(Signer.from_skey(generate_signing_key(log.log_key.signer.name)), log.log_key.origin),
+        LogKey(log.log_key.signer, "localhost"),
+    )
+    for key in strangers:
+        with pytest.raises(KeyMismatch), transaction(log.sessions) as session:
+            sign_head(session, key)
+    with transaction(log.sessions) as session:
+        assert sign_head(session, log.log_key).size == SIZE + 1

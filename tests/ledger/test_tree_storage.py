@@ -157,10 +157,9 @@ def _now():
     return datetime.now(UTC)
 
 
-def test_upgrading_an_existing_ledger_builds_its_tree(database_url, tmp_path):
+def test_upgrading_an_existing_ledger_builds_its_tree(blank_url):
     """Migration 0005 on a ledger written before the tree existed."""
-    url = _blank_database(database_url, tmp_path)
-    engine = make_engine(url)
+    engine = make_engine(blank_url)
     upgrade(engine, "0004")
     prev = GENESIS
     with engine.begin() as conn:
@@ -201,13 +200,49 @@ class _Row:
         self.__dict__.update(values)
 
 
-def _blank_database(database_url: str, tmp_path) -> str:
+@pytest.fixture
+def blank_url(database_url, tmp_path):
+    """An empty database of the backend under test, not migrated (a private PG schema)."""
     if database_url.startswith("sqlite"):
-        return "sqlite:///" + str(tmp_path / "old.sqlite3")
+        yield "sqlite:///" + str(tmp_path / "old.sqlite3")
+        return
     schema = f"lbmig_{uuid.uuid4().hex[:10]}"
     base = database_url.split("?", 1)[0]
     admin = make_engine(base)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return f"{base}?options={quote('-csearch_path=' + schema)}"
+    try:
+        yield f"{base}?options={quote('-csearch_path=' + schema)}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("damage", ["tampered", "oversized"])
+def test_upgrading_refuses_a_ledger_it_could_not_stand_behind(blank_url, damage):
+    """The tree commits to exactly what each hash covers, in entries a bundle can hold: an old
+    row whose hash no longer matches, or one over 65,535 bytes, stops the upgrade, named."""
+    import hashlib
+
+    engine = make_engine(blank_url)
+    upgrade(engine, "0004")
+    text_value = "x" * 70_000 if damage == "oversized" else "fine"
+    row = {
+        "seq": 1,
+        "kind": "claim",
+        "slug": "semax",
+        "prev_hash": GENESIS,
+        "created_at": "2026-11-30T00:00:00.000000Z",
+        "payload": json.dumps({"text": text_value}, separators=(",", ":")),
+    }
+    row["hash"] = hashlib.sha256(leaf_bytes(_Row(row))).hexdigest()
+    if damage == "tampered":
+        row["payload"] = json.dumps({"text": "changed"}, separators=(",", ":"))
+    with engine.begin() as conn:
+        conn.execute(LedgerEntry.__table__.insert(), row)
+        conn.execute(text("UPDATE ledger_head SET seq = 1, hash = :h"), {"h": row["hash"]})
+    why = "does not match its contents" if damage == "tampered" else "70,183 bytes"
+    with pytest.raises(RuntimeError, match=why):
+        upgrade(engine)
+    engine.dispose()

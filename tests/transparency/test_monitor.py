@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from bot.cli import monitor as cli
 from bot.transparency import monitor as mon
+from bot.transparency import remote as remote_mod
 from ledger import checkpoints, tree
 from ledger.chain import append, canonical_json, entry_hash, leaf_bytes, verify
 from ledger.db import transaction
@@ -34,7 +35,6 @@ from ledger.tlog.merkle import Frontier, leaf_hash, root_nodes
 from ledger.tlog.notes import Verifier, generate_signing_key, open_note, vkey_of
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ("ledger_entries", "ledger_tree", "ledger_checkpoints")
 
 
 def _migration(name: str):
@@ -47,6 +47,7 @@ def _migration(name: str):
 
 
 M0001, M0005 = _migration("0001_initial_schema.py"), _migration("0005_merkle_tree.py")
+TABLES = ("ledger_entries", *M0005.APPEND_ONLY)
 
 
 class Log:
@@ -224,19 +225,19 @@ def test_monitor_follows_the_log_and_catches_up_from_zero(log, tmp_path):
 
 def test_follow_retries_network_errors_and_stops_on_evidence(log, tmp_path, monkeypatch):
     log.grow(20)
-    real_get = mon.Remote.get
+    real_get = remote_mod.Remote.get
     outage = {"left": 0}
 
     def flaky_get(self, path, params=None):
         if outage["left"]:
             outage["left"] -= 1
-            raise mon.NetworkError(f"{self.url}{path}: connection refused (simulated)")
+            raise remote_mod.NetworkError(f"{self.url}{path}: connection refused (simulated)")
         return real_get(self, path, params)
 
     script = iter(
         [lambda: log.grow(7), lambda: outage.update(left=1), lambda: truncate_and_sign(log, 9)]
     )
-    monkeypatch.setattr(mon.Remote, "get", flaky_get)
+    monkeypatch.setattr(remote_mod.Remote, "get", flaky_get)
     monkeypatch.setattr(cli, "time", SimpleNamespace(sleep=lambda _s: next(script)()))
     result = run_monitor(log, tmp_path, "--follow", "--interval", "5")
     assert result.exit_code == 2, result.output
@@ -326,7 +327,7 @@ def test_an_entry_changed_in_place_is_a_mismatch(log, tmp_path):
 
 def test_an_api_that_disagrees_with_the_signed_entries_is_a_mismatch(log, tmp_path, monkeypatch):
     log.grow(10)
-    real_json = mon.Remote.json
+    real_json = remote_mod.Remote.json
 
     def lying_json(self, path, params=None):
         answer = real_json(self, path, params)
@@ -335,7 +336,7 @@ def test_an_api_that_disagrees_with_the_signed_entries_is_a_mismatch(log, tmp_pa
                 entry["slug"] = "bpc-157"
         return answer
 
-    monkeypatch.setattr(mon.Remote, "json", lying_json)
+    monkeypatch.setattr(remote_mod.Remote, "json", lying_json)
     result = run_monitor(log, tmp_path)
     assert result.exit_code == 2, result.output
     assert result.output.startswith("MISMATCH: entry 7: the API's entry is not the entry in")

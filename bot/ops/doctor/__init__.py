@@ -51,9 +51,10 @@ def run(services) -> list[Check]:
         check_senders(settings),
         check_public_url(settings),
         check_secret_key(settings),
-        check_ledger_key(settings),
         check_log_format(settings),
     ]
+    # A corrupt key file is a FAIL line, not a crashed doctor.
+    checks[4:4] = _guard("LEDGER_SIGNING_KEY", lambda: check_ledger_key(settings))
     database = _guard("database", lambda: check_database(services))
     checks += database
     if database[0].status == OK:

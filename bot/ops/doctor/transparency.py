@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.ops.doctor.checks import FAIL, OK, WARN, Check, is_production
 from ledger.db import reader
 
@@ -39,8 +41,8 @@ def check_ledger_key(settings) -> Check:
 def check_tree(services) -> Check:
     """The head's frontier, the stored tree and the latest signed checkpoint agree."""
     from ledger import checkpoints, tree
-    from ledger.models import LedgerHead
-    from ledger.tlog.checkpoint import Checkpoint
+    from ledger.models import LedgerEntry, LedgerHead
+    from ledger.tlog.checkpoint import Checkpoint, CheckpointError
     from ledger.tlog.merkle import Frontier
     from ledger.tlog.notes import NoteError, Verifier, open_note
 
@@ -56,21 +58,38 @@ def check_tree(services) -> Check:
             return Check(name, WARN, f"size {row.seq}, no checkpoint signed yet (is a worker up?)")
         if tree.root_at(conn, latest.size) != bytes(latest.root):
             return Check(name, FAIL, f"checkpoint {latest.size}'s root is not the tree's")
+        # The oldest entry no checkpoint covers yet, and when it was appended.
+        uncovered_at = conn.execute(
+            select(LedgerEntry.created_at).where(LedgerEntry.seq == latest.size + 1)
+        ).scalar_one_or_none()
     vkey = _vkey(services)
     if vkey is not None:
         try:
-            Checkpoint.parse(open_note(latest.note, [Verifier.from_vkey(vkey)]).text)
-        except NoteError:
+            signed = Checkpoint.parse(open_note(latest.note, [Verifier.from_vkey(vkey)]).text)
+        except (NoteError, CheckpointError):
             return Check(name, FAIL, f"checkpoint {latest.size} is not signed by {vkey}")
-    signed_at = (
-        latest.signed_at if latest.signed_at.tzinfo else latest.signed_at.replace(tzinfo=UTC)
-    )
-    behind = row.seq - latest.size
-    if behind and datetime.now(UTC) - signed_at > CHECKPOINT_LAG:
+        if (signed.size, signed.root) != (latest.size, bytes(latest.root)):
+            return Check(name, FAIL, f"checkpoint {latest.size}'s note and row disagree")
+        if signed.origin != services.settings.log_origin:
+            return Check(
+                name,
+                FAIL,
+                f"checkpoints are for origin {signed.origin!r} but this configuration signs "
+                f"for {services.settings.log_origin!r}: set the same PUBLIC_URL or "
+                "LEDGER_ORIGIN as the machines that signed them",
+            )
+    if uncovered_at is not None and _age(uncovered_at) > CHECKPOINT_LAG:
+        behind = row.seq - latest.size
         return Check(
             name, WARN, f"{behind} entries not in a checkpoint for over 10 s: is a worker up?"
         )
     return Check(name, OK, f"size {row.seq}, latest checkpoint {latest.size} verifies")
+
+
+def _age(created_at: str) -> timedelta:
+    """How long ago an entry's ``created_at`` (ISO 8601 UTC, ``…Z``) was."""
+    when = datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.now(UTC) - when
 
 
 def _vkey(services) -> str | None:

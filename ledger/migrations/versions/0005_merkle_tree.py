@@ -4,16 +4,18 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 12:00:00
 
-Existing entries are put into the tree here, streamed in seq order (the same leaf bytes
-``ledger.chain`` hashes), so an upgraded ledger has the tree it would have had from the start.
+Existing entries are put into the tree here, a batch at a time in seq order (the same leaf
+bytes ``ledger.chain`` hashes, each checked against its stored hash and the 65,535-byte bundle
+limit), so an upgraded ledger has the tree it would have had from the start.
 """
 
+import hashlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.chain import leaf_bytes
+from ledger.chain import MAX_ENTRY_BYTES, leaf_bytes
 from ledger.tlog.merkle import Frontier, leaf_hash
 
 revision: str = "0005"
@@ -90,29 +92,49 @@ def upgrade() -> None:
 
 
 def _build_tree(batch: int = 5000) -> None:
+    """Read the entries in seq order, a batch at a time (keyset pages: nothing is held but one
+    batch, on either database), and refuse to build a tree the log could not stand behind."""
     bind = op.get_bind()
-    entries = sa.table(
-        "ledger_entries",
-        *(sa.column(name) for name in ("seq", "kind", "slug", "payload", "prev_hash")),
-        sa.column("created_at"),
-    )
+    columns = ("seq", "kind", "slug", "payload", "prev_hash", "created_at", "hash")
+    entries = sa.table("ledger_entries", *(sa.column(name) for name in columns))
     nodes = sa.table("ledger_tree", sa.column("level"), sa.column("idx"), sa.column("hash"))
-    frontier, pending = Frontier(), []
-    rows = bind.execute(sa.select(entries).order_by(entries.c.seq))
-    for row in rows:
-        if row.seq != frontier.size + 1:
-            raise RuntimeError(f"ledger_entries has a gap before seq {row.seq}; run verify")
-        pending += frontier.append(leaf_hash(leaf_bytes(row)))
-        if len(pending) >= batch:
-            bind.execute(sa.insert(nodes), _as_rows(pending))
-            pending = []
-    if pending:
+    frontier = Frontier()
+    while True:
+        rows = bind.execute(
+            sa.select(entries)
+            .where(entries.c.seq > frontier.size)
+            .order_by(entries.c.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        pending = []
+        for row in rows:
+            pending += frontier.append(leaf_hash(_leaf(row, frontier.size + 1)))
         bind.execute(sa.insert(nodes), _as_rows(pending))
     head = sa.table("ledger_head", sa.column("id"), sa.column("seq"), sa.column("tree"))
     seq = bind.execute(sa.select(head.c.seq).where(head.c.id == 1)).scalar_one()
     if seq != frontier.size:
         raise RuntimeError(f"the head says seq {seq}, the entries end at {frontier.size}")
     bind.execute(sa.update(head).where(head.c.id == 1).values(tree=frontier.to_bytes()))
+
+
+def _leaf(row, expected_seq: int) -> bytes:
+    """The entry's leaf, checked: the tree must commit to exactly what each hash covers."""
+    if row.seq != expected_seq:
+        raise RuntimeError(f"ledger_entries has a gap before seq {row.seq}; run ledgerbot verify")
+    data = leaf_bytes(row)
+    if hashlib.sha256(data).hexdigest() != row.hash:
+        raise RuntimeError(
+            f"entry {row.seq}'s hash does not match its contents; run ledgerbot verify and "
+            "restore the ledger before upgrading"
+        )
+    if len(data) > MAX_ENTRY_BYTES:
+        raise RuntimeError(
+            f"entry {row.seq} is {len(data):,} bytes; the log's entry bundles hold at most "
+            f"{MAX_ENTRY_BYTES:,}, so this ledger cannot be served as a transparency log"
+        )
+    return data
 
 
 def _as_rows(nodes):
