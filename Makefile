@@ -43,8 +43,12 @@ $(VENV)/.installed-run: $(RUN_LOCK) pyproject.toml | $(BIN)/python
 	$(call install_from,$(RUN_LOCK))
 	touch $@
 
-$(VENV)/.installed-test: $(TEST_LOCK) $(RUN_LOCK) pyproject.toml | $(BIN)/python
+# The browser tests inject axe-core (accessibility checks) from tests/browser/node_modules,
+# installed exactly as package-lock.json says; without npm those checks are skipped.
+$(VENV)/.installed-test: $(TEST_LOCK) $(RUN_LOCK) pyproject.toml tests/browser/package-lock.json | $(BIN)/python
 	$(call install_from,$(TEST_LOCK))
+	if command -v npm >/dev/null; then npm ci --prefix tests/browser --no-audit --no-fund --silent; \
+	else echo "npm not found: the accessibility checks will be skipped" >&2; fi
 	touch $@
 
 .PHONY: install install-test run test lint bench lock lock-upgrade

@@ -84,7 +84,7 @@ def _pg_url(base: str):
 
 
 def append_rows(cfg: RunConfig) -> list[Row]:
-    count = cfg.pick(200, 2_000)
+    count = cfg.pick(100, 2_000)
     rows = []
     template = Template()
     try:
@@ -194,7 +194,7 @@ def proof_rows(cfg: RunConfig, path: Path, size: int) -> tuple[list[Row], list[s
 
     engine = reader(make_engine("sqlite:///" + str(path)))
     rng = random.Random(13)
-    samples = cfg.pick(300, 2_000)
+    samples = cfg.pick(200, 2_000)
     rounds: list[float] = []
     p99s: list[float] = []
     checked = 0
@@ -296,7 +296,7 @@ def coverage_rows(cfg: RunConfig, path: Path) -> list[Row]:
         stop = threading.Event()
         checkpointer.start(services, stop)
         committed: dict[int, float] = {}
-        for i in range(cfg.pick(30, 100)):
+        for i in range(cfg.pick(20, 100)):
             with transaction(services.sessions) as session:
                 seq = append(session, "question", "semax", payload(i)).seq
             committed[seq] = time.time()
@@ -337,7 +337,7 @@ def monitor_rows(cfg: RunConfig) -> tuple[list[Row], list[str]]:
     from ledger.checkpoints import sign_head
     from ledger.db import reader, transaction
 
-    size = cfg.pick(5_000, 100_000)
+    size = cfg.pick(2_000, 100_000)
     rates, ceiling = [], []
     with Stack(demo=False) as stack:
         path = Path(stack.database_url.removeprefix("sqlite:///"))
@@ -381,7 +381,7 @@ def run(cfg: RunConfig) -> StageResult:
     result.rows += append_rows(cfg)
     template = Template()
     try:
-        size = cfg.pick(20_000, 1_000_000)
+        size = cfg.pick(5_000, 1_000_000)
         path = template.fresh()
         built = build_ledger(path, size)
         rows, notes = proof_rows(cfg, path, size)

@@ -80,6 +80,8 @@ class ClaimItem:
     text: str
     sid: str | None
     node_id: int | None
+    # What an approved paste cited (pmids, dois, nct_ids, urls), for the page's links.
+    identifiers: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -235,8 +237,17 @@ def fold(slug: str, rows: Iterable[Any]) -> ArticleLedger:
             if tier in TIERS:
                 text = payload.get("text") or payload.get("summary") or payload.get("paste")
                 sid = _text(payload.get("sid")) or None
+                cited = payload.get("identifiers")
                 ledger.claims.append(
-                    ClaimItem(row.seq, row.kind, tier, _text(text), sid=sid, node_id=node_id)
+                    ClaimItem(
+                        row.seq,
+                        row.kind,
+                        tier,
+                        _text(text),
+                        sid=sid,
+                        node_id=node_id,
+                        identifiers=cited if isinstance(cited, dict) else {},
+                    )
                 )
     for seq, payload in questions:
         node_id = payload["node_id"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 import click
 
 from bot.cli import db, doctor, moderators, monitor, records, run, text, tlog, witness
+from bot.cli.common import OneLineErrors
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 def cli() -> None:
     """ledgerbot: a Twilio SMS/WhatsApp bot in front of a public evidence ledger."""
 

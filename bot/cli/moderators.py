@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli.common import services_of
-from bot.messaging.addresses import AddressError, mask
+from bot.messaging.addresses import AddressError
 from bot.moderation.accounts import (
     active_accounts,
     add_phone_moderator,
@@ -17,7 +17,19 @@ from ledger.db import transaction
 
 @click.group()
 def moderators() -> None:
-    """Who may moderate: phone numbers (besides MODERATOR_NUMBERS) and web accounts."""
+    """Who may moderate: phone numbers (besides MODERATOR_NUMBERS) and web accounts.
+
+    A phone moderator texts `pending`, `show E12`, `approve E12 [tier]` or `reject E12
+    reason` to the bot; a web moderator signs in at PUBLIC_URL/moderate. This is a local
+    command for the operator, so it prints numbers in full (the logs only ever mask them).
+
+    \b
+    Examples:
+      ledgerbot moderators add +15551234567
+      ledgerbot moderators add --web alice
+      ledgerbot moderators list
+      ledgerbot moderators remove +15551234567
+    """
 
 
 @moderators.command("add")
@@ -26,7 +38,8 @@ def moderators() -> None:
 @click.option("--password", default=None, help="For scripts; prompted for when omitted.")
 @click.pass_context
 def moderators_add(ctx: click.Context, who: str, web: bool, password: str | None) -> None:
-    """Let WHO moderate: a phone number (SMS or WhatsApp), or with --web a login name."""
+    """Let WHO moderate: a phone number (SMS or WhatsApp, E.164 like +15551234567), or with
+    --web a login name for PUBLIC_URL/moderate (asks for a password of 12+ characters)."""
     services = services_of(ctx)
     with transaction(services.sessions) as session:
         if web:
@@ -41,7 +54,7 @@ def moderators_add(ctx: click.Context, who: str, web: bool, password: str | None
             number = add_phone_moderator(session, who)
         except AddressError as exc:
             raise click.ClickException(f"{who}: {exc}") from exc
-        click.echo(f"moderator {mask(number)} added")
+        click.echo(f"moderator {number} added: it may now text pending / approve / reject")
 
 
 @moderators.command("remove")
@@ -62,8 +75,8 @@ def moderators_list(ctx: click.Context) -> None:
     """Everyone who may moderate now."""
     services = services_of(ctx)
     for number in services.settings.moderator_numbers:
-        click.echo(f"phone {mask(number)} (MODERATOR_NUMBERS)")
+        click.echo(f"phone {number} (MODERATOR_NUMBERS)")
     with services.read_sessions() as session:
         for moderator in active_accounts(session):
-            name = moderator.username if moderator.kind == "web" else mask(moderator.number)
+            name = moderator.username if moderator.kind == "web" else moderator.number
             click.echo(f"{moderator.kind} {name}")

@@ -114,8 +114,14 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s [sid=%(sid)s job=%(job)s] %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        """One line per record: a message's own newlines (a multi-line text body) are written
+        as ``\\n`` so a log reader never sees half an entry as another. A traceback keeps its
+        lines, indented under the record it belongs to."""
         record.sid = getattr(record, "message_sid", None) or "-"
         record.job = getattr(record, "job_id", None) or "-"
+        message = record.getMessage()
+        if "\n" in message or "\r" in message:
+            record.msg, record.args = message.replace("\r", "\\r").replace("\n", "\\n"), None
         return redact(super().format(record))
 
 
@@ -173,8 +179,10 @@ def configure(
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
-    # The twilio client logs every request's headers at INFO: a dozen lines per text sent.
-    logging.getLogger("twilio.http_client").setLevel(max(level, logging.WARNING))
+    # The twilio client logs every request's headers at INFO: a dozen lines per text sent; RQ
+    # logs five lines per job. Our own INFO line per message step says what happened.
+    for chatty in ("twilio.http_client", "rq.worker", "rq.queue", "rq.scheduler"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     return handler
 
 

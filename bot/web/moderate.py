@@ -18,6 +18,7 @@ from bot.ops.services import current as current_services
 from bot.parsing import normalize_slug
 from bot.web import auth as web_auth
 from bot.web.limits import SEQ_MAX
+from bot.web.links import identifier_links
 from ledger.db import transaction
 from ledger.decisions import paste_digest_key, publication
 from ledger.models import TIERS, Article, Decision, Evidence
@@ -107,6 +108,7 @@ def _row(evidence: Evidence) -> dict:
         "reason": evidence.suggestion_reason,
         "source_kind": evidence.source_kind,
         "identifiers": {k: v for k, v in shown.identifiers.items() if v},
+        "links": identifier_links(shown.identifiers),
         "media": evidence.media,
         "created_at": evidence.created_at,
         "status": evidence.status,

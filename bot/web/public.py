@@ -11,14 +11,15 @@ cannot (entries must stay byte-exact to verify).
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
 from bot.catalogue.articles import find_article
 from bot.catalogue.safety import asks_for_advice
 from bot.ops.services import current as current_services
+from bot.web.charts import timeline
+from bot.web.links import channels, identifier_links
+from bot.web.summaries import summary
 from ledger.article_counts import CATALOGUED, Declared
 from ledger.article_counts import declared as declared_counts
 from ledger.article_layout import placed_sections, sections_of
@@ -42,7 +43,6 @@ from ledger.stats import (
 bp = Blueprint("public", __name__)
 
 LEDGER_PAGE_SIZE = 50
-PAYLOAD_PREVIEW_CHARS = 160
 TAIL = ("unknowns", "limits", "footer")
 
 
@@ -177,6 +177,8 @@ def article(slug: str):
         ledger = load_ledgers(session, [found.slug])[found.slug]
         stats = ledger.stats(pending_counts(session, [found.slug])[found.slug])
         head_seq, head_hash = head(session)
+        tiers = {claim.seq: claim.tier for claim in ledger.claims}
+        growth = timeline(session, found.slug, tiers)
     declared = declared_counts(sections_of(ledger.article), stats)
     return render_template(
         "article.html",
@@ -185,6 +187,9 @@ def article(slug: str):
         declared=declared,
         blocks=_article_blocks(ledger, stats, declared),
         chart=_chart(stats.claims),
+        timeline=growth,
+        reach=channels(current_services().settings),
+        links=identifier_links,
         contributed=[c for c in ledger.claims if c.kind == "evidence"],
         # A dosing question is catalogued, but never shown as a call for evidence.
         open_questions=[
@@ -196,13 +201,6 @@ def article(slug: str):
         head_seq=head_seq,
         head_hash=head_hash,
     )
-
-
-def _preview(payload: dict) -> str:
-    text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
-    if len(text) > PAYLOAD_PREVIEW_CHARS:
-        text = text[: PAYLOAD_PREVIEW_CHARS - 1] + "…"
-    return text
 
 
 @bp.get("/ledger")
@@ -230,7 +228,7 @@ def ledger():
             "error.html", title="Not found", message=f"The ledger has {pages} page(s)."
         ), 404
     for entry in entries:
-        entry["preview"] = _preview(entry["payload"])
+        entry["summary"] = summary(entry["kind"], entry["payload"])
     return render_template(
         "ledger.html",
         entries=entries,

@@ -1,0 +1,72 @@
+"""Geometry for the article page's inline SVG charts, computed here so templates hold none.
+
+The timeline shows the article's ledger entries per month, each month's bar stacked by tier
+(claims and approved evidence) with every other entry (sources, questions, decisions) in grey
+on top: when the catalogue grew, and with what kind of evidence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.models import TIERS, LedgerEntry
+
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 460, 180, 34, 24, 10
+MONTHS_SHOWN = 24
+STACK = (*TIERS, "other")
+
+
+def timeline(session: Session, slug: str, tier_of: dict[int, str]) -> dict | None:
+    """Bars per month (the last 24 with entries), stacked in STACK order; None if empty."""
+    month = func.substr(LedgerEntry.created_at, 1, 7)
+    rows = session.execute(
+        select(LedgerEntry.seq, month).where(LedgerEntry.slug == slug).order_by(LedgerEntry.seq)
+    ).all()
+    if not rows:
+        return None
+    per_month: dict[str, Counter] = defaultdict(Counter)
+    for seq, when in rows:
+        per_month[when][tier_of.get(seq, "other")] += 1
+    months = sorted(per_month)[-MONTHS_SHOWN:]
+    top = max(sum(per_month[m].values()) for m in months)
+    plot_h = HEIGHT - BOTTOM - TOP
+    step = (WIDTH - LEFT) / len(months)
+    bar_w = max(4.0, min(36.0, step * 0.7))
+    bars = []
+    for i, m in enumerate(months):
+        x = LEFT + i * step + (step - bar_w) / 2
+        y = HEIGHT - BOTTOM
+        parts = []
+        for name in STACK:
+            count = per_month[m][name]
+            if not count:
+                continue
+            h = plot_h * count / top
+            y -= h
+            parts.append({"tier": name, "count": count, "y": round(y, 1), "h": round(h, 1)})
+        label_every = max(1, len(months) // 6)
+        bars.append(
+            {
+                "month": m,
+                "x": round(x, 1),
+                "w": round(bar_w, 1),
+                "parts": parts,
+                "label": m if i % label_every == 0 or i == len(months) - 1 else "",
+                "total": sum(per_month[m].values()),
+            }
+        )
+    summary = "; ".join(
+        f"{b['month']}: " + ", ".join(f"{p['count']} {p['tier']}" for p in b["parts"]) for b in bars
+    )
+    return {
+        "bars": bars,
+        "top": top,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "base": HEIGHT - BOTTOM,
+        "summary": summary,
+    }
