@@ -32,6 +32,7 @@ from pathlib import Path
 import click
 
 from bot.catalogue.demo import DEMO_SLUG, load_demo_if_empty
+from bot.cli import instance_info
 from bot.cli.common import load_settings, services_of
 from bot.config import Settings
 from bot.ops.services import Services
@@ -74,16 +75,24 @@ def sweep(ctx: click.Context) -> None:
 @click.pass_context
 def up(ctx: click.Context, port: int, web_workers: int) -> None:
     """Everything on this machine: database, Redis, web server and a worker, until Ctrl-C."""
+    from bot.web import devphone
+
     settings = load_settings()
     services = services_of(ctx)
     _prepare_database(settings, services)
     env = dict(os.environ, INSTANCE_PATH=str(Path(settings.instance_path).resolve()))
     embedded = _embedded_redis(settings, env)
+    if not settings.public_url and not settings.ledger_origin:
+        # The origin a shell in this instance folder also derives (`tlog vkey`, `doctor`), not
+        # the port-specific PUBLIC_URL defaulted just below for the children.
+        env["LEDGER_ORIGIN"] = settings.log_origin
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     # Children read the same instance secrets; make sure they exist before they race for them
-    # (the log's key as the children see it: its name is their origin, from PUBLIC_URL).
+    # (the log's key as the children see it: its name is their origin).
     services.secret_key, services.webhook_auth_token  # noqa: B018
-    log_key = Services(Settings.load(env=env)).log_key
+    child_settings = Settings.load(env=env)
+    log_key = Services(child_settings).log_key
+    info = instance_info.for_up(port, env["PUBLIC_URL"], devphone.enabled(child_settings))
     children = _children(env, port, web_workers)
     stop = _stop_on_signals()
     gave_up = None
@@ -91,9 +100,12 @@ def up(ctx: click.Context, port: int, web_workers: int) -> None:
         _become_subreaper()
         for child in children:
             child.start()
+        instance_info.write(settings.instance_path, info)  # `ledgerbot text` finds us by it
+        phone = f"\ndev phone (several phones in one page): {info.dev_phone_url}"
         click.echo(
             f"ledgerbot is up: webhook {env['PUBLIC_URL']}/twilio/messages"
             f"{'' if settings.twilio_configured else ' (dev mode: replies are logged, not sent)'}"
+            f"{phone if info.dev_phone_url else ''}"
             f"\nthe ledger's log {log_key.origin!r} signs with verifier key {log_key.vkey}"
             f'\ntry: ledgerbot text --from +15551234567 "{DEMO_SLUG}|does it raise BDNF in '
             'people?"\n'
@@ -101,6 +113,7 @@ def up(ctx: click.Context, port: int, web_workers: int) -> None:
         )
         gave_up = _supervise(children, stop)
     finally:
+        instance_info.remove(settings.instance_path, info.pid)
         _stop_children(children)
         if embedded is not None:
             embedded.stop()

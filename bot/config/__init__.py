@@ -55,6 +55,7 @@ class Settings:
     witness_urls: tuple[str, ...] = ()
     witness_keys: tuple[str, ...] = ()
     witness_signing_key: str | None = None
+    dev_phone: bool = False  # serve /dev/phone even with Twilio configured (see bot.web.devphone)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -77,6 +77,22 @@ def _choice(*options: str) -> Callable[[Any], str]:
     return parse
 
 
+def _boolean(raw: Any) -> bool:
+    """A switch: the spellings people write in an environment file, nothing that merely looks
+    true ("on", "2"), so a typo stops the process instead of leaving the switch off."""
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise ValueError
+
+
+_boolean.allowed = "one of 0, 1, true, false, yes, no"  # type: ignore[attr-defined]
+
+
 def _address(channel: str) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
         got, number = parse_address(str(raw))
@@ -170,4 +186,5 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "ledger_origin": _origin,
     "witness_urls": _urls,
     "witness_keys": _vkeys,
+    "dev_phone": _boolean,
 }

@@ -28,7 +28,18 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     from bot.ops import logs
-    from bot.web import api, errors, health, metrics, moderate, public, security, tlog, webhook
+    from bot.web import (
+        api,
+        devphone,
+        errors,
+        health,
+        metrics,
+        moderate,
+        public,
+        security,
+        tlog,
+        webhook,
+    )
     from bot.web import auth as web_auth
 
     logs.configure_for(services)
@@ -37,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     security.install(app, settings.public_https)
     errors.install(app)
     # The one table of what the app serves.
-    for blueprint in (webhook.bp, health.bp, public.bp, api.bp, tlog.bp, moderate.bp, metrics.bp):
+    table = (webhook.bp, health.bp, public.bp, api.bp, tlog.bp, moderate.bp, metrics.bp)
+    for blueprint in (*table, *devphone.blueprints(settings)):  # /dev/: dev mode or DEV_PHONE
         app.register_blueprint(blueprint)
     return app

@@ -1,7 +1,9 @@
 """Security headers on every response.
 
-The pages are plain HTML with one stylesheet and no scripts (see ``bot/public.py``), so the
-Content Security Policy can forbid scripts, plugins, framing and foreign form targets outright.
+The pages are plain HTML with one stylesheet and no scripts (see ``bot/web/public.py``), so
+the Content Security Policy can forbid scripts, plugins, framing and foreign form targets
+outright. The one exception is the dev-mode phone (``bot/web/devphone.py``): its page alone
+allows ``script-src 'self'`` for one static file, nothing inline.
 Headers a view set itself are left alone; the JSON API's CORS headers are not touched.
 """
 

@@ -24,6 +24,7 @@ CHECKS = [
     "SECRET_KEY",
     "LEDGER_SIGNING_KEY",
     "LOG_FORMAT",
+    "DEV_PHONE",
     "database",
     "migrations",
     "outbound messages",
@@ -253,3 +254,9 @@ def test_ledger_key_and_tree_checks(services, tmp_path):
     other_origin = with_settings(services, public_url="https://elsewhere.example")
     found = by_name(doctor.run(other_origin))
     assert found["ledger tree"].status == "FAIL" and "origin" in found["ledger tree"].detail
+
+
+def test_dev_phone_with_twilio_configured_warns(services):
+    found = by_name(doctor.run(with_settings(services, dev_phone=True)))
+    assert found["DEV_PHONE"].status == "WARN" and "really sent" in found["DEV_PHONE"].detail
+    assert by_name(doctor.run(services))["DEV_PHONE"].status == "OK"

@@ -298,7 +298,7 @@ def test_item_page_shows_exactly_what_approval_publishes(client, services, twili
     )
     assert page.count("<mark>[number removed]</mark>") == 2
     assert "3 numbers will be removed before publishing." in page
-    assert '>https://example.org/?phone=[number removed]</a>' in page  # a Link:, as published
+    assert ">https://example.org/?phone=[number removed]</a>" in page  # a Link:, as published
 
     decide(client, ["1"], "approve", tier="human")
     with services.sessions() as session:

@@ -12,8 +12,8 @@ from tests.ledger.test_stats import add_evidence, add_question, load_seed
 
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-# Hashes and pseudonyms are hex by design and may hold long digit runs; they are not numbers.
-HEX_TOKENS = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b|\bp-[0-9a-f]{16}\b")  # hashes, short hashes
+# Hashes, short hashes and pseudonyms are hex by design and may hold long digit runs.
+HEX_TOKENS = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b|\bp-[0-9a-f]{16}\b")
 TIMES = re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}\b")  # the ledger's time column
 # Nine or more digits, allowing the separators people type inside phone numbers.
 PHONE_LIKE = re.compile(r"\+?\d(?:[\s().\-]{0,3}\d){8,}")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from bot.ops import logs
 from bot.ops.doctor.checks import DATABASE_CHECKS, FAIL, OK, WARN, Check
 from bot.ops.doctor.configuration import (
+    check_dev_phone,
     check_log_format,
     check_public_url,
     check_secret_key,
@@ -52,6 +53,7 @@ def run(services) -> list[Check]:
         check_public_url(settings),
         check_secret_key(settings),
         check_log_format(settings),
+        check_dev_phone(settings),
     ]
     # A corrupt key file is a FAIL line, not a crashed doctor.
     checks[4:4] = _guard("LEDGER_SIGNING_KEY", lambda: check_ledger_key(settings))

@@ -181,3 +181,17 @@ def check_log_format(settings) -> Check:
     return Check(
         "LOG_FORMAT", WARN, f"{settings.log_format!r} is unknown, logging as text; use text or json"
     )
+
+
+def check_dev_phone(settings) -> Check:
+    """The dev phone lets whoever opens it text the bot as any number: fine on a laptop."""
+    if not settings.twilio_configured:
+        return Check("DEV_PHONE", OK, "dev mode: the dev phone is at /dev/phone")
+    if getattr(settings, "dev_phone", False):
+        return Check(
+            "DEV_PHONE",
+            WARN,
+            "on with Twilio configured: anyone who can open /dev/phone can text the bot as any "
+            "number, and its replies are really sent; unset DEV_PHONE in production",
+        )
+    return Check("DEV_PHONE", OK, "off (Twilio is configured)")
