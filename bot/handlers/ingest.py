@@ -8,6 +8,7 @@ from bot.handlers.context import Context, Outcome
 from bot.moderation.notices import alerts
 from bot.parsing import Ingest
 from ledger.analysis import analyze
+from ledger.duplicates import already_catalogued, describe
 from ledger.models import Evidence, QuestionNode
 
 
@@ -45,9 +46,11 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
     ctx.session.add(evidence)
     ctx.session.flush()
     remember(ctx, article.slug, node.id, offset=None)
+    known = already_catalogued(ctx.session, article.id, evidence.identifiers, exclude=evidence.id)
+    seen = f" Already in the ledger: {describe(known)}." if known else ""
     return Outcome(
         notices=alerts(ctx.session, ctx.settings, ctx.now),
         reply=f"Evidence E{evidence.id} is queued for review on {article.title} q:{node.id} "
-        f"(suggested tier: {analysis.suggested_tier}). "
+        f"(suggested tier: {analysis.suggested_tier}).{seen} "
         "You will get a text when a moderator decides. Thank you!",
     )

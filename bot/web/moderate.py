@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import object_session
 
 from bot.messaging import outbox
 from bot.messaging.queueing import try_enqueue_sends
@@ -21,6 +22,7 @@ from bot.web.limits import SEQ_MAX
 from bot.web.links import identifier_links
 from ledger.db import transaction
 from ledger.decisions import paste_digest_key, publication
+from ledger.duplicates import already_catalogued, describe
 from ledger.models import TIERS, Article, Decision, Evidence
 
 bp = Blueprint("moderate", __name__, url_prefix="/moderate")
@@ -109,6 +111,12 @@ def _row(evidence: Evidence) -> dict:
         "source_kind": evidence.source_kind,
         "identifiers": {k: v for k, v in shown.identifiers.items() if v},
         "links": identifier_links(shown.identifiers),
+        "duplicates": describe(
+            already_catalogued(
+                object_session(evidence), evidence.article_id, evidence.identifiers, evidence.id
+            ),
+            limit=5,
+        ),
         "media": evidence.media,
         "created_at": evidence.created_at,
         "status": evidence.status,

@@ -28,6 +28,13 @@ pytestmark = [
 
 
 @pytest.fixture
+def database_url(tmp_path, _sqlite_dbs):
+    """One backend: what a browser sees does not depend on the database, and the same pages
+    and routes are tested on SQLite and PostgreSQL without a browser (CI time is the budget)."""
+    return _sqlite_dbs.fresh_url(tmp_path)
+
+
+@pytest.fixture
 def port() -> int:
     return free_port()
 
@@ -136,3 +143,39 @@ def test_asker_contributor_and_moderator_side_by_side(site, page, services, tmp_
     shutil.copy(shot, ARTIFACTS / "devphone.png")
     # The strict CSP held: the static script ran, and nothing was refused or thrown.
     assert not problems, problems
+
+
+def test_the_dev_phone_fits_a_phone_and_passes_axe(site, services):
+    """At 390 px the phones stack instead of scrolling sideways, and axe-core (when npm
+    installed it) finds no serious or critical violation."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.bot.test_pages_browser import AXE, PHONE
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport=PHONE)
+        page.goto(f"{site}/dev/phone")
+        for number in (ASKER, CONTRIBUTOR):
+            page.fill("#new-number", number)
+            page.click("#add-phone button")
+            page.wait_for_selector(panel(number))
+        send(page, ASKER, f"{DEMO_SLUG}|does it raise BDNF in people?")
+        until_shown(page, services, ASKER, "Saved as q:")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "devphone-390.png"), full_page=True)
+        violations = []
+        if AXE.exists():
+            page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+            result = page.evaluate("async () => await axe.run(document)")
+            violations = [
+                f"{v['id']} ({v['impact']})"
+                for v in result["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+        browser.close()
+    assert width <= PHONE["width"], width
+    assert not violations, violations

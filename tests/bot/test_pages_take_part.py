@@ -94,7 +94,8 @@ def test_the_ledger_page_is_a_readable_table(article, client):
     assert 'href="/api/ledger/1"' in html and 'href="/r/1"' in html
 
 
-def test_the_queue_links_what_a_paste_cites(services, client, twilio):
+def queued_with_a_moderator(services, client) -> None:
+    """The demo article, a question, PASTE ingested as E1, and web moderator alice."""
     from bot.moderation.accounts import add_web_moderator
     from ledger.db import transaction
 
@@ -104,13 +105,44 @@ def test_the_queue_links_what_a_paste_cites(services, client, twilio):
     for body in ("semax|does it raise BDNF in people?", f"ingest semax|q:1|{PASTE}"):
         post_signed(client, inbound_params(CONTRIBUTOR, body))
     drain(services)
+
+
+def log_in(client) -> None:
     login = client.get("/moderate/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
     client.post(
         "/moderate/login",
         data={"username": "alice", "password": "correct horse battery staple", "csrf_token": token},
     )
+
+
+def test_the_queue_links_what_a_paste_cites(services, client, twilio):
+    queued_with_a_moderator(services, client)
+    log_in(client)
     for page in (client.get("/moderate/"), client.get("/moderate/e/1")):
         links = hrefs(page.get_data(as_text=True))
         assert "https://pubmed.ncbi.nlm.nih.gov/31234567/" in links
         assert not any(h.lower().startswith("javascript:") for h in links)
+
+
+def test_a_citation_already_catalogued_is_named_to_moderator_and_contributor(
+    services, client, twilio
+):
+    """The same PMID (and the DOI in another case) pasted again: the contributor's reply and
+    the moderator's queue both say which entry already holds it."""
+    from tests.bot.test_moderation import texts_to
+
+    queued_with_a_moderator(services, client)
+    post_signed(client, inbound_params(MODERATOR, "approve E1"))
+    drain(services)
+    again = "Also see PMID: 31234567 and DOI 10.1016/J.NEURES.2019.07.005"
+    post_signed(client, inbound_params("+15551230009", f"ingest semax|q:1|{again}"))
+    drain(services)
+    reply = texts_to(twilio, "+15551230009")[-1]
+    assert "Already in the ledger: PMID 31234567 (entry #" in reply, reply
+    assert "doi 10.1016/j.neures.2019.07.005 (entry #" in reply.lower()
+    log_in(client)
+    queue = client.get("/moderate/").get_data(as_text=True)
+    assert "Already catalogued: PMID 31234567 (entry #" in queue
+    item = client.get("/moderate/e/2").get_data(as_text=True)
+    assert 'id="duplicates"' in item
