@@ -14,6 +14,7 @@ from bot.moderation.accounts import moderator_numbers
 from bot.moderation.models import ModeratorAlert
 from ledger.db import insert_ignoring_conflicts
 from ledger.decisions import DecisionResult
+from ledger.duplicates import already_catalogued, describe
 from ledger.models import Evidence, LedgerEntry, QuestionNode
 
 ALERT_INTERVAL = timedelta(minutes=10)
@@ -118,6 +119,11 @@ def receipts(
             body = approval_receipt(
                 evidence.id, decision.tier, decision.evidence_seq, digest, checkpoint, public_url
             )
+            known = already_catalogued(
+                session, evidence.article_id, evidence.identifiers, exclude=evidence.id
+            )
+            if known:  # worth a second segment: the contributor learns it was not new
+                body += f" Already in the ledger before: {describe(known)}."
         else:
             body = f"Your evidence E{evidence.id} was not added: {decision.reason}"
         notices.append(

@@ -146,3 +146,7 @@ def test_a_citation_already_catalogued_is_named_to_moderator_and_contributor(
     assert "Already catalogued: PMID 31234567 (entry #" in queue
     item = client.get("/moderate/e/2").get_data(as_text=True)
     assert 'id="duplicates"' in item
+    post_signed(client, inbound_params(MODERATOR, "approve E2"))
+    drain(services)
+    receipt = texts_to(twilio, "+15551230009")[-1]
+    assert "E2 approved" in receipt and "Already in the ledger before: PMID 31234567" in receipt

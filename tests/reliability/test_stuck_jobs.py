@@ -90,6 +90,10 @@ def _assert_left_behind(services, failpoint: str) -> None:
 def test_worker_killed_after_popping_then_a_fresh_worker_replies_within_the_deadline(
     tmp_path, client, services, twilio, failpoint
 ):
+    if failpoint != "inbound_started" and services.engine.dialect.name != "sqlite":
+        # What differs between the failpoints is the job's state in RQ (Redis), not in the
+        # database; PostgreSQL runs one of them (and the deadline test), which keeps CI in time.
+        pytest.skip("the RQ states are the same on both databases: PostgreSQL runs one")
     load_demo(services)
     assert post_signed(client, inbound_params(SENDER, "semax|still there?")).status_code == 200
     arrived = time.monotonic()
