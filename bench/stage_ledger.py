@@ -88,10 +88,15 @@ class Template:
 
 def bot_append(path: Path, count: int, batched, profile: cProfile.Profile | None = None):
     """batched: False (a transaction each), True (one transaction), "import" (append_many)."""
+    return bot_append_url("sqlite:///" + str(path), count, batched, profile)
+
+
+def bot_append_url(url: str, count: int, batched=False, profile=None) -> float:
+    """``bot_append`` on any database URL (the tlog stage runs it on PostgreSQL too)."""
     from ledger.chain import append, append_many
     from ledger.db import make_engine, session_factory, transaction
 
-    engine = make_engine("sqlite:///" + str(path))
+    engine = make_engine(url)
     sessions = session_factory(engine)
     with transaction(sessions) as session:  # open the connection, warm the statement cache
         append(session, "question", "semax", payload(0))

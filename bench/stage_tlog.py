@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.config import RunConfig
 from bench.results import Row, StageResult, Target
-from bench.stage_ledger import Template, bot_append, payload
+from bench.stage_ledger import Template, bot_append, bot_append_url, payload
 
 TREE_TARGET = Target("ratio>=", 0.75, "≥ 75% of the append without the tree")
 PROOF_TARGET = Target("<=", 2.0, "p99 ≤ 2 ms")
@@ -103,7 +103,7 @@ def append_rows(cfg: RunConfig) -> list[Row]:
                         schema = _pg_url(backend)
                         try:
                             rates.append(
-                                _pg_append(schema.url, count)
+                                bot_append_url(schema.url, count)
                                 if tree
                                 else plain_append(schema.url, count)
                             )
@@ -124,23 +124,6 @@ def append_rows(cfg: RunConfig) -> list[Row]:
     finally:
         template.close()
     return rows
-
-
-def _pg_append(url: str, count: int) -> float:
-    from ledger.chain import append
-    from ledger.db import make_engine, session_factory, transaction
-
-    engine = make_engine(url)
-    sessions = session_factory(engine)
-    with transaction(sessions) as session:
-        append(session, "question", "semax", payload(0))
-    started = time.perf_counter()
-    for i in range(1, count + 1):
-        with transaction(sessions) as session:
-            append(session, "question", "semax", payload(i))
-    elapsed = time.perf_counter() - started
-    engine.dispose()
-    return count / elapsed
 
 
 # -- a large ledger with its tree ---------------------------------------------------------------

@@ -20,11 +20,11 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from ledger import tree
+from ledger.db import ignoring_conflicts
 from ledger.models import Cosignature, LedgerHead, SignedCheckpoint
 from ledger.tlog.checkpoint import Checkpoint
 from ledger.tlog.merkle import Frontier
@@ -65,10 +65,6 @@ def latest(conn: Connection) -> SignedCheckpoint | None:
     return row  # type: ignore[return-value]
 
 
-def latest_size(conn: Connection) -> int:
-    return conn.execute(select(func.coalesce(func.max(_CHECKPOINTS.c.size), 0))).scalar_one()
-
-
 def first_covering(conn: Connection, seq: int):
     """The first checkpoint that includes entry ``seq``: the one its receipt names."""
     return conn.execute(
@@ -100,7 +96,7 @@ def sign_head(session: Session, key: LogKey, now: datetime | None = None):
     body = Checkpoint(key.origin, size, root).body()
     note = sign_note(body, [key.signer])
     values = {"size": size, "root": root, "note": note, "signed_at": now or datetime.now(UTC)}
-    conn.execute(_insert_ignoring(conn.dialect.name, _CHECKPOINTS, ["size"]), values)
+    conn.execute(ignoring_conflicts(conn.dialect.name, _CHECKPOINTS), values)
     stored = at_size(conn, size)
     if stored.root != root:  # pragma: no cover - impossible while the tree is append-only
         raise TreeMismatch(f"a checkpoint of size {size} with another root is already stored")
@@ -126,7 +122,7 @@ def add_cosignature(session: Session, size: int, witness: str, line: str) -> boo
     """Keep a witness's cosignature line for checkpoint ``size``; False if already kept."""
     conn = session.connection()
     # psycopg reports rowcount -1 for an INSERT unless asked to keep it.
-    statement = _insert_ignoring(conn.dialect.name, _COSIGNATURES, ["size", "witness"])
+    statement = ignoring_conflicts(conn.dialect.name, _COSIGNATURES)
     result = conn.execute(
         statement.execution_options(preserve_rowcount=True),
         {"size": size, "witness": witness, "line": line, "received_at": datetime.now(UTC)},
@@ -163,8 +159,3 @@ def head_summary(conn: Connection, size: int | None = None) -> dict:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def _insert_ignoring(dialect: str, table, columns: list[str]):
-    module = sqlite if dialect == "sqlite" else postgresql
-    return module.insert(table).on_conflict_do_nothing(index_elements=columns)

@@ -94,8 +94,14 @@ def insert_ignoring_conflicts(session: Session, table, values: dict):
 
 @functools.cache
 def _insert_ignoring(dialect: str, table):
+    return ignoring_conflicts(dialect, table).returning(table.c.id)
+
+
+@functools.cache
+def ignoring_conflicts(dialect: str, table):
+    """``INSERT … ON CONFLICT DO NOTHING`` for ``table`` on either database, built once."""
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert
-    return insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return insert(table).on_conflict_do_nothing()

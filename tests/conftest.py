@@ -4,12 +4,10 @@ a real Redis (REDIS_URL, or the embedded redis-server), and a real HTTP Twilio s
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
-from werkzeug.serving import make_server
 
 import bot.messaging.models  # register every table
 import bot.moderation.models  # noqa: F401
@@ -18,6 +16,7 @@ from bot.ops.services import Services
 from bot.web.app import create_app
 from ledger.db import make_engine
 from tests.support.databases import PostgresDatabases, SqliteDatabases
+from tests.support.processes import served
 from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, make_settings
 from tests.support.twilio_server import TwilioStandIn
 
@@ -114,8 +113,5 @@ def client(app):
 @pytest.fixture
 def live_server(app) -> Iterator[str]:
     """The app on a real HTTP port (werkzeug, threaded)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with served(app) as url:
+        yield url

@@ -89,15 +89,13 @@ def approval_receipt(
     Wordier forms first; the first that fits one segment is sent (the last always is).
     """
     link = f"{public_url.rstrip('/')}/r/{seq}"
-    tree = f"tree {checkpoint.size} root {checkpoint.root.hex()[:16]}" if checkpoint else ""
+    tree = f" tree {checkpoint.size} root {checkpoint.root.hex()[:16]}" if checkpoint else ""
+    entry = f"entry #{seq} hash {digest[:16]}{',' if tree else ''}{tree}"
     forms = [
-        f"E{evidence_id} approved ({tier}): entry #{seq} hash {digest[:16]}, {tree}. "
-        f"Proof: {link} Thank you!",
-        f"E{evidence_id} approved ({tier}): entry #{seq} hash {digest[:16]}, {tree}. Proof: {link}",
-        f"E{evidence_id} approved: #{seq} hash {digest[:16]} {tree} {link}",
+        f"E{evidence_id} approved ({tier}): {entry}. Proof: {link} Thank you!",
+        f"E{evidence_id} approved ({tier}): {entry}. Proof: {link}",
+        f"E{evidence_id} approved: #{seq} hash {digest[:16]}{tree} {link}",
     ]
-    if not checkpoint:
-        forms = [f.replace(", . ", ". ").replace("  ", " ") for f in forms]
     return next((f for f in forms if len(f) <= SMS_SEGMENT), forms[-1])
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 class Review:
     result: DecisionResult
     notices: list[Notice] = field(default_factory=list)
-    checkpoint: Any = None  # the signed checkpoint covering the decision's entries
 
     @property
     def decided(self) -> bool:
@@ -84,4 +82,4 @@ def review(
     except KeyMismatch:  # misconfigured: decide, but never sign for the log under another key
         log.exception("approval not checkpointed; the receipt names no tree (run doctor)")
         checkpoint = None
-    return Review(result, receipts(session, result, public_url, checkpoint), checkpoint)
+    return Review(result, receipts(session, result, public_url, checkpoint))

@@ -119,9 +119,10 @@ class TextFormatter(logging.Formatter):
         lines, indented under the record it belongs to."""
         record.sid = getattr(record, "message_sid", None) or "-"
         record.job = getattr(record, "job_id", None) or "-"
-        message = record.getMessage()
+        message = record.getMessage()  # once: the base formatter then has nothing to format
         if "\n" in message or "\r" in message:
-            record.msg, record.args = message.replace("\r", "\\r").replace("\n", "\\n"), None
+            message = message.replace("\r", "\\r").replace("\n", "\\n")
+        record.msg, record.args = message, None
         return redact(super().format(record))
 
 

@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import hashlib
 import itertools
-import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from bot.transparency.remote import (
     ranges,
     tile_fetcher,
 )
-from ledger.chain import GENESIS_HASH
+from ledger.chain import GENESIS_HASH, canonical_json
 from ledger.tlog.checkpoint import Checkpoint, CheckpointError
 from ledger.tlog.merkle import Frontier, ProofError, leaf_hash, verify_consistency
 from ledger.tlog.notes import NoteError, Verifier, open_note
@@ -43,8 +42,6 @@ from ledger.tlog.tiles import TILE_WIDTH, TileReader, entries_path, tile_path, t
 
 API_PAGE = 1000  # bot.web.limits.PAGE_MAX (bot.web is a layer above this one)
 ROLLBACK, FORK, MISMATCH = "ROLLBACK", "FORK", "MISMATCH"
-# ledger.chain.canonical_json's encoder, built once (json.dumps builds one per call).
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 class Misbehaviour(Exception):
@@ -153,7 +150,7 @@ def _recheck_head(remote: Remote, state: State, signed: Checkpoint) -> None:
         leaf = reader.leaf_hashes(state.size - 1, state.size)[0]
     entry = _read_page(remote, (state.size - 1, 1))[0]
     body = {k: v for k, v in entry.items() if k != "hash"} if isinstance(entry, dict) else None
-    same = leaf_hash(_canonical(body).encode("utf-8", "surrogatepass")) == leaf
+    same = leaf_hash(canonical_json(body).encode("utf-8", "surrogatepass")) == leaf
     if not same or body is None or entry.get("hash") != state.last_hash:
         message = f"the API's entry {state.size} is not the entry verified under the signed root"
         details = {"seq": state.size, "api_entry": entry, "verified_hash": state.last_hash}
@@ -209,7 +206,7 @@ def _check_entry(index: int, leaf: bytes, entry: Any, prev_hash: str) -> str:
         problem = "the API's entry is not a JSON object"
     else:
         claimed = entry.pop("hash", None)
-        if _canonical(entry).encode("utf-8", "surrogatepass") != leaf:
+        if canonical_json(entry).encode("utf-8", "surrogatepass") != leaf:
             problem = "the API's entry is not the entry in the signed tree"
         elif claimed != digest:
             problem = "the API's hash is not the SHA-256 of the entry"

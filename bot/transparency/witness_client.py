@@ -20,7 +20,6 @@ import requests
 
 from ledger import checkpoints, tree
 from ledger.db import transaction
-from ledger.tlog.checkpoint import Checkpoint
 from ledger.tlog.notes import NoteError, Verifier, parse_note
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ class WitnessClient:
 
     def _keep(self, services, url: str, row, text: str) -> int:
         """Store the response's lines that verify as cosignatures by a trusted witness key."""
-        body = Checkpoint.parse(row.note.split("\n\n", 1)[0] + "\n").body()
+        body = parse_note(row.note)[0]  # the checkpoint, exactly as signed
         kept = 0
         try:
             _text, signatures = parse_note(body + "\n" + text)

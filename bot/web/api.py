@@ -75,11 +75,12 @@ def _read_session():
     return current_services().read_sessions()
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
+def int_arg(name: str, default: int | None, low: int, high: int) -> int:
+    """A whole-number query parameter in [low, high]; ``default`` None makes it required."""
     raw = request.args.get(name)
-    if raw is None:
+    if raw is None and default is not None:
         return default
-    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+    if raw is None or not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise ApiError(400, "bad_request", f"{name} must be an integer from {low} to {high}")
     return int(raw)
 
@@ -170,8 +171,8 @@ def questions(slug: str):
 
 @bp.get("/ledger")
 def ledger_page():
-    after = _int_arg("after", 0, 0, SEQ_MAX)
-    limit = _int_arg("limit", PAGE_DEFAULT, 1, PAGE_MAX)
+    after = int_arg("after", 0, 0, SEQ_MAX)
+    limit = int_arg("limit", PAGE_DEFAULT, 1, PAGE_MAX)
     with _read_session() as session:
         # Core rows, not ORM objects: monitors page through the whole ledger here.
         rows = session.execute(

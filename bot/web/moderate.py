@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import func, select
-from sqlalchemy.orm import object_session
 
 from bot.messaging import outbox
 from bot.messaging.queueing import try_enqueue_sends
@@ -22,7 +21,7 @@ from bot.web.limits import SEQ_MAX
 from bot.web.links import identifier_links
 from ledger.db import transaction
 from ledger.decisions import paste_digest_key, publication
-from ledger.duplicates import already_catalogued, describe
+from ledger.duplicates import Catalogue, catalogue, describe
 from ledger.models import TIERS, Article, Decision, Evidence
 
 bp = Blueprint("moderate", __name__, url_prefix="/moderate")
@@ -82,7 +81,8 @@ def queue():
         items = session.scalars(query.order_by(Evidence.created_at, Evidence.id).limit(PAGE)).all()
         total = session.scalar(select(func.count()).select_from(query.subquery()))
         articles = session.scalars(select(Article.slug).order_by(Article.slug)).all()
-        rows = [_row(e) for e in items]
+        known = catalogue(session, [e.article_id for e in items])
+        rows = [_row(e, known) for e in items]
     return render_template(
         "moderate/queue.html", items=rows, total=total, slug=slug, articles=articles, tiers=TIERS
     )
@@ -91,7 +91,7 @@ def queue():
 QUEUE_PREVIEW = 200
 
 
-def _row(evidence: Evidence) -> dict:
+def _row(evidence: Evidence, known: Catalogue) -> dict:
     """What a moderator reviews: the paste exactly as approving would publish it, removed
     numbers marked (``pieces``: (text, removed) pairs), and the paste as received."""
     shown = publication(evidence)
@@ -112,10 +112,7 @@ def _row(evidence: Evidence) -> dict:
         "identifiers": {k: v for k, v in shown.identifiers.items() if v},
         "links": identifier_links(shown.identifiers),
         "duplicates": describe(
-            already_catalogued(
-                object_session(evidence), evidence.article_id, evidence.identifiers, evidence.id
-            ),
-            limit=5,
+            known.find(evidence.article_id, evidence.identifiers, evidence.id), limit=5
         ),
         "media": evidence.media,
         "created_at": evidence.created_at,
@@ -144,7 +141,7 @@ def item(evidence_id: int):
         evidence = session.get(Evidence, evidence_id)
         if evidence is None:
             abort(404)
-        row = _row(evidence)
+        row = _row(evidence, catalogue(session, [evidence.article_id]))
         decision = session.scalar(select(Decision).where(Decision.evidence_id == evidence_id))
     return render_template("moderate/item.html", item=row, decision=decision, tiers=TIERS)
 

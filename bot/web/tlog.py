@@ -13,13 +13,14 @@ import base64
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from bot.ops.services import current as current_services
-from bot.web.api import ApiError, open_to_all
+from bot.web.api import ApiError, int_arg, open_to_all
 from bot.web.limits import SEQ_MAX
 from ledger import checkpoints, tree
 from ledger.chain import public_entry
 from ledger.models import LedgerEntry
 from ledger.proofs import NoProof, entry_proof
 from ledger.tlog.checkpoint import Checkpoint
+from ledger.tlog.notes import parse_note
 from ledger.tlog.tiles import parse_tile_path
 
 bp = Blueprint("tlog", __name__)
@@ -94,24 +95,12 @@ def _b64(digests) -> list[str]:
     return [base64.b64encode(d).decode() for d in digests]
 
 
-def _size_arg(name: str, default: int | None, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None and default is not None:
-        return default
-    if raw is None or not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
-        raise ApiError(400, "bad_request", f"{name} must be a whole number from {low} to {high}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise ApiError(400, "bad_request", f"{name} must be a whole number from {low} to {high}")
-    return value
-
-
 @bp.get(f"/api/ledger/<int(max={SEQ_MAX}):seq>/proof")
 def proof(seq: int):
     size = request.args.get("size")
     with current_services().read_sessions() as session:
         try:
-            wanted = None if size is None else _size_arg("size", None, seq, SEQ_MAX)
+            wanted = None if size is None else int_arg("size", None, seq, SEQ_MAX)
             text = entry_proof(session.connection(), seq, wanted).text()
         except NoProof as exc:
             raise ApiError(404, "not_found", str(exc)) from None
@@ -127,7 +116,7 @@ def inclusion(seq: int):
         tree_size = tree.tree_size(conn)
         if seq < 1 or seq > tree_size:
             raise ApiError(404, "not_found", f"no ledger entry {seq}")
-        size = _size_arg("size", tree_size, seq, tree_size)
+        size = int_arg("size", tree_size, seq, tree_size)
         hashes = tree.inclusion(conn, seq - 1, size)
         root = tree.root_at(conn, size)
     return jsonify(
@@ -142,8 +131,8 @@ def consistency():
         tree_size = tree.tree_size(conn)
         if tree_size < 1:
             raise ApiError(404, "not_found", "the ledger is empty")
-        first = _size_arg("from", None, 1, tree_size)
-        second = _size_arg("to", tree_size, first, tree_size)
+        first = int_arg("from", None, 1, tree_size)
+        second = int_arg("to", tree_size, first, tree_size)
         hashes = tree.consistency(conn, first, second)
         roots = [tree.root_at(conn, first), tree.root_at(conn, second)]
     return jsonify(
@@ -169,7 +158,7 @@ def receipt(seq: int):
             return render_template("error.html", title="No proof", message=str(exc)), 404
         entry = public_entry(session.get(LedgerEntry, seq))
         latest = checkpoints.latest(conn)
-    signed = Checkpoint.parse(found.checkpoint.split("\n\n", 1)[0] + "\n")
+    signed = Checkpoint.parse(parse_note(found.checkpoint)[0])
     return render_template(
         "receipt.html",
         entry=entry,

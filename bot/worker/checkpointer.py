@@ -79,16 +79,10 @@ def _witness_loop(services, stop: threading.Event, interval: float) -> None:
 
 def start(services, stop: threading.Event) -> None:
     """Start the checkpointer and (when WITNESS_URLS is set) the witness threads."""
-    threading.Thread(
-        target=_checkpoint_loop,
-        args=(services, stop, CHECKPOINT_INTERVAL_S),
-        daemon=True,
-        name="checkpointer",
-    ).start()
+    loops = [("checkpointer", _checkpoint_loop, CHECKPOINT_INTERVAL_S)]
     if services.settings.witness_urls:
+        loops.append(("witnesses", _witness_loop, WITNESS_INTERVAL_S))
+    for name, loop, interval in loops:
         threading.Thread(
-            target=_witness_loop,
-            args=(services, stop, WITNESS_INTERVAL_S),
-            daemon=True,
-            name="witnesses",
+            target=loop, args=(services, stop, interval), daemon=True, name=name
         ).start()

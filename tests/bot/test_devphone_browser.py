@@ -3,28 +3,23 @@ contributor and a moderator side by side in one page, from question to receipts.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from bot.catalogue.demo import DEMO_SLUG, load_demo_if_empty
 from bot.ops.redis_embedded import free_port
-from tests.bot.test_moderate_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import chromium, needs_chromium
 from tests.support.messaging import drain
+from tests.support.processes import served
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ASKER, CONTRIBUTOR, MODERATOR = "+15551110001", "+15551110002", "+15551110003"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture
@@ -52,26 +47,16 @@ def settings_overrides(port):
 @pytest.fixture
 def site(app, services, port):
     load_demo_if_empty(services.sessions)
-    httpd = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    httpd.shutdown()
-    httpd.server_close()
+    with served(app, port) as url:
+        yield url
 
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(10_000)
         yield page
-        browser.close()
 
 
 def panel(number: str) -> str:
@@ -148,14 +133,9 @@ def test_asker_contributor_and_moderator_side_by_side(site, page, services, tmp_
 def test_the_dev_phone_fits_a_phone_and_passes_axe(site, services):
     """At 390 px the phones stack instead of scrolling sideways, and axe-core (when npm
     installed it) finds no serious or critical violation."""
-    from playwright.sync_api import sync_playwright
-
     from tests.bot.test_pages_browser import AXE, PHONE
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         page = browser.new_page(viewport=PHONE)
         page.goto(f"{site}/dev/phone")
         for number in (ASKER, CONTRIBUTOR):
@@ -176,6 +156,5 @@ def test_the_dev_phone_fits_a_phone_and_passes_axe(site, services):
                 for v in result["violations"]
                 if v["impact"] in ("serious", "critical")
             ]
-        browser.close()
     assert width <= PHONE["width"], width
     assert not violations, violations

@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from bot.moderation.accounts import add_web_moderator
 from bot.ops.redis_embedded import free_port
 from ledger.db import transaction
 from ledger.models import Decision, Evidence
+from tests.support.browser import chromium, needs_chromium
 from tests.support.messaging import drain, inbound_params, post_signed
+from tests.support.processes import served
 from tests.test_helpers import load_demo
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery staple"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 PORT = free_port()
 
 
@@ -59,23 +45,14 @@ def site(app, services, client, twilio):
         )
         assert response.status_code == 200
     drain(services)
-    server = make_server("127.0.0.1", PORT, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{PORT}"
-    server.shutdown()
+    with served(app, PORT) as url:
+        yield url
 
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         yield browser.new_page()
-        browser.close()
 
 
 def test_moderator_approves_rejects_and_bulk_approves(site, page, services):

@@ -8,20 +8,19 @@ fetched over the network. Screenshots go to test-artifacts/pages/.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from bot.moderation.accounts import add_web_moderator
 from bot.ops.redis_embedded import free_port
 from bot.worker.checkpointer import checkpoint_once
 from ledger.db import transaction
-from tests.bot.test_moderate_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.bot.test_moderate_browser import PASSWORD
+from tests.support.browser import chromium, needs_chromium
 from tests.support.messaging import drain, inbound_params, post_signed
+from tests.support.processes import served
 from tests.test_helpers import ROOT, load_demo
 
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -32,10 +31,7 @@ MODERATOR = "+15550000001"
 PAGES = ("/", "/a/semax", "/ledger", "/r/1", "/moderate/login")
 MODERATOR_PAGES = ("/moderate/", "/moderate/e/2", "/moderate/audit")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed"),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture
@@ -67,23 +63,14 @@ def site(app, services, client, twilio):
     post_signed(client, inbound_params(MODERATOR, "approve E1"), base=base)
     drain(services)
     checkpoint_once(services)
-    server = make_server("127.0.0.1", PORT, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
+    with served(app, PORT):
+        yield base
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _log_in(page, site: str) -> None:

@@ -192,7 +192,6 @@ def test_the_receipt_page_and_pre_checkpoint_answers(services, client):
 def test_receipt_checks_refuse_what_a_receipt_did_not_say(log, client):
     vkey = log.log_key.vkey
     text = client.get(f"/api/ledger/5/proof?size={SIZE}").get_data(as_text=True)
-    root16 = TlogProof.parse(text).checkpoint.split("\n")[2]
     found = verify_receipt(text, vkey, size=SIZE)
     digits = found.checkpoint.root.hex()[:16]
     assert verify_receipt(text, vkey, size=SIZE, root_prefix=digits).entry["seq"] == 5
@@ -206,7 +205,6 @@ def test_receipt_checks_refuse_what_a_receipt_did_not_say(log, client):
     ):
         with pytest.raises(ReceiptError, match=why):
             verify_receipt(text, vkey, **kwargs)
-    assert root16  # the checkpoint's root line is there to compare
 
 
 def test_a_process_with_another_key_or_origin_does_not_sign(log, tmp_path):

@@ -132,23 +132,33 @@ def test_checkpoints_are_kept_one_per_size_forever(engine, signed):
     with transaction(session_factory(engine)) as session:
         assert checkpoints.sign_head(session, signed.log_key).size == 20
     with engine.connect() as conn:
-        assert checkpoints.latest_size(conn) == 20
+        assert checkpoints.latest(conn).size == 20
 
 
 def test_two_signers_of_one_size_store_one_checkpoint(engine, signed):
     """Ed25519 is deterministic and the body depends only on the size: a racing second
-    signer writes the same bytes, and its insert is a no-op rather than an error."""
+    signer writes the same bytes, and its insert is a no-op rather than an error; nor can any
+    later insert replace the root the first one stored."""
+    from ledger.db import ignoring_conflicts
+    from ledger.models import SignedCheckpoint as Row
+    from ledger.tlog.checkpoint import Checkpoint
+    from ledger.tlog.notes import sign_note
+
     sessions = session_factory(engine)
     with transaction(sessions) as session:
         append(session, "claim", "semax", {"text": "one more"})
     with transaction(sessions) as first:
         a = checkpoints.sign_head(first, signed.log_key)
-    with engine.begin() as conn:  # the second signer had read no checkpoint at 21
-        from ledger.tlog.checkpoint import Checkpoint
-        from ledger.tlog.notes import sign_note
-
+    with engine.begin() as conn:  # the second signer, which had read no checkpoint at 21
         body = Checkpoint(signed.log_key.origin, 21, tree.root_at(conn, 21)).body()
-        assert sign_note(body, [signed.log_key.signer]) == a.note
+        note = sign_note(body, [signed.log_key.signer])
+        assert note == a.note
+        insert = ignoring_conflicts(conn.dialect.name, Row.__table__)
+        for root in (a.root, b"\x02" * 32):  # the same bytes, then a forged root
+            conn.execute(insert, {"size": 21, "root": root, "note": note, "signed_at": _now()})
+    with engine.connect() as conn:
+        rows = conn.execute(Row.__table__.select().where(Row.__table__.c.size == 21)).all()
+    assert [(r.root, r.note) for r in rows] == [(a.root, a.note)]
 
 
 def _now():

@@ -1,11 +1,15 @@
-"""Run real worker processes with the same configuration as a test's services."""
+"""Real processes and servers for tests: workers configured as the test is, apps on ports."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from werkzeug.serving import make_server
 
 
 def service_env(services, **extra: str) -> dict[str, str]:
@@ -186,3 +190,17 @@ def stuck_app(environ, start_response):
         time.sleep(120)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
     return [b"ok"]
+
+
+@contextmanager
+def served(app, port: int = 0) -> Iterator[str]:
+    """A WSGI app on 127.0.0.1:port (any free port by default; werkzeug, threaded) for as long
+    as the block runs; its base URL."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

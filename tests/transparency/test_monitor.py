@@ -420,4 +420,6 @@ def test_usage_errors_exit_1_not_2(tmp_path):
     ],
 )
 def test_the_cached_encoder_is_the_public_canonical_json(entry):
-    assert mon._canonical(entry) == canonical_json(entry)
+    """ledger.chain.canonical_json (one encoder, built once) is the README's json.dumps."""
+    readme = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(entry) == readme

@@ -23,7 +23,6 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
 
 from bot.cli.witness import witness as witness_cli
 from bot.ops.redis_embedded import free_port
@@ -53,7 +52,7 @@ from ledger.tlog.notes import (
     sign_note,
     vkey_of,
 )
-from tests.support.processes import wait_http
+from tests.support.processes import served, wait_http
 
 ORIGIN = "bot.example.test"  # what make_settings' PUBLIC_URL makes the log's origin
 WITNESS_SKEY = generate_cosignature_key("witness.test/w1")
@@ -79,19 +78,6 @@ def witness_db(database_url, tmp_path) -> Iterator[str]:
     admin.dispose()
 
 
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """A WSGI app on a real local port (werkzeug, threaded), for as long as the block runs."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @dataclasses.dataclass
 class Running:
     url: str
@@ -107,7 +93,7 @@ def running_witness(services, db_url: str, logs=None) -> Iterator[Running]:
     store.create()
     logs = trusted_logs([services.log_key.vkey]) if logs is None else logs
     try:
-        with serving(create_app(Witness(WITNESS, logs, store))) as url:
+        with served(create_app(Witness(WITNESS, logs, store))) as url:
             yield Running(url, store)
     finally:
         engine.dispose()  # before the PostgreSQL schema is dropped
@@ -425,7 +411,7 @@ def test_a_witness_down_refusing_or_hostile_costs_only_a_log_line(
     down = f"http://127.0.0.1:{free_port()}"
     with (
         running_witness(services, witness_db, logs={}) as stranger,  # does not know our log
-        serving(hostile_witness) as hostile,
+        served(hostile_witness) as hostile,
     ):
         urls = (down, stranger.url, f"{hostile}/huge", f"{hostile}/garbled", witness.url)
         nobody = CosignatureSigner.from_skey(generate_cosignature_key("nobody.test")).verifier()
