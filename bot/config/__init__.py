@@ -39,6 +39,9 @@ class Settings:
     twilio_sms_from: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_whatsapp_template_sid: str | None = None
+    # Quick-reply templates (twilio/quick-reply) for WhatsApp buttons; without them, text.
+    twilio_review_content_sid: str | None = None  # body {{1}}, three buttons {{2}}..{{7}}
+    twilio_answer_content_sid: str | None = None  # body {{1}}, two buttons {{2}}..{{5}}
     twilio_api_url: str = DEFAULT_TWILIO_API_URL
     twilio_timeout_s: float = 10.0
     public_url: str | None = None
@@ -55,6 +58,7 @@ class Settings:
     witness_urls: tuple[str, ...] = ()
     witness_keys: tuple[str, ...] = ()
     witness_signing_key: str | None = None
+    media_dir: str | None = None  # the media store; default <instance>/media
     dev_phone: bool = False  # serve /dev/phone even with Twilio configured (see bot.web.devphone)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -95,6 +99,11 @@ class Settings:
 
     def resolved_database_url(self) -> str:
         return self.database_url or self.default_database_url
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        """Where evidence files are kept, content-addressed (``bot.media.store``)."""
+        return Path(self.media_dir) if self.media_dir else Path(self.instance_path) / "media"
 
     @property
     def public_https(self) -> bool:

@@ -164,6 +164,27 @@ def _vkeys(raw: Any) -> tuple[str, ...]:
 _vkeys.allowed = "comma-separated verifier keys, <name>+<id>+<key>"  # type: ignore[attr-defined]
 
 
+def _content_sid(raw: Any) -> str:
+    """A Content API template SID: HX and 32 hex digits (Twilio answers 400 to anything else)."""
+    value = str(raw).strip()
+    if not re.fullmatch(r"HX[0-9a-fA-F]{32}", value):
+        raise ValueError
+    return value
+
+
+_content_sid.allowed = "a Content template SID, HX followed by 32 hex digits"  # type: ignore[attr-defined]
+
+
+def _directory(raw: Any) -> str:
+    value = str(raw).strip()
+    if not value or "\x00" in value:
+        raise ValueError
+    return value
+
+
+_directory.allowed = "a directory path"  # type: ignore[attr-defined]
+
+
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "database_url": _url(
         "sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"
@@ -187,4 +208,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "witness_urls": _urls,
     "witness_keys": _vkeys,
     "dev_phone": _boolean,
+    "twilio_whatsapp_template_sid": _content_sid,
+    "twilio_review_content_sid": _content_sid,
+    "twilio_answer_content_sid": _content_sid,
+    "media_dir": _directory,
 }

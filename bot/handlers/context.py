@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.messaging.models import Contact, InboundMessage
-from bot.messaging.outbox import Notice
+from bot.messaging.outbox import Button, Notice
 from ledger.checkpoints import LogKey
 
 NOT_MEDICAL_ADVICE = "Not medical advice."
@@ -32,6 +33,11 @@ class Outcome:
     reply_kind: str = "reply"
     # Moderators reading a whole item get more room than the usual three segments.
     max_segments: int | None = None
+    # Quick-reply buttons for the reply (WhatsApp; elsewhere the text says what to type).
+    buttons: tuple[Button, ...] = ()
+    # Stored files that may be unreferenced once this commits (a rejection's): the job asks
+    # the media store to collect them after the commit (bot.media.collect).
+    forget_media: tuple[str, ...] = ()
 
 
 @dataclass
@@ -48,6 +54,9 @@ class Context:
     paste_key: bytes
     # Signs the checkpoint an approval's receipt names (ledger.checkpoints).
     log_key: LogKey
+    # The message's files as fetched and cleaned before the transaction (bot.media.fetch):
+    # kept ones (sha256, size, type) and refused ones (why). Empty for most messages.
+    media: list[Any] = field(default_factory=list)
 
     @property
     def public_url(self) -> str:

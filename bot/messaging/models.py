@@ -56,6 +56,8 @@ class InboundMessage(Base):
     to_number: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text, default="")
     media: Mapped[list[Any]] = mapped_column(default=list)
+    # A WhatsApp quick-reply tap: the button's id (e.g. "approve:E7:human"); Body is its title.
+    button_payload: Mapped[str | None] = mapped_column(String(256))
     status: Mapped[str] = mapped_column(String(16), default="received")
     attempts: Mapped[int] = mapped_column(default=0)
     command: Mapped[str | None] = mapped_column(String(32))
@@ -79,6 +81,9 @@ class OutboundMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     content_sid: Mapped[str | None] = mapped_column(String(64))
     content_variables: Mapped[str | None] = mapped_column(Text)
+    # Quick-reply buttons [{"id", "title"}]: sent as a Content template where one is
+    # configured (WhatsApp), shown by the dev phone, and otherwise the body says what to type.
+    buttons: Mapped[list[Any] | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default="pending")
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[int | None] = mapped_column(Integer)

@@ -13,6 +13,14 @@ from ledger.db import insert_ignoring_conflicts
 
 
 @dataclass(frozen=True)
+class Button:
+    """A quick-reply button: WhatsApp shows ``title`` and sends ``id`` back as ButtonPayload."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Notice:
     """A text to someone other than the sender (a receipt, a moderator alert)."""
 
@@ -21,6 +29,7 @@ class Notice:
     body: str
     key: str
     kind: str = "notice"
+    buttons: tuple[Button, ...] = ()
 
 
 def sender_for(settings, channel: str, inbound_to: str | None = None) -> str | None:

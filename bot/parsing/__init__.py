@@ -23,6 +23,13 @@ from .commands import (
 )
 from .grammar import canonical, normalize_slug, parse
 
+
+def parse_message(body: str, button_payload: str | None = None, *, has_media: bool = False):
+    """What an inbound message asks for: a tapped button's payload when there is one (the body
+    is then only the button's title), else the typed text."""
+    return parse(body, has_media=has_media)
+
+
 __all__ = [
     "MAX_PASTE",
     "MAX_QUESTION",
@@ -46,4 +53,5 @@ __all__ = [
     "canonical",
     "normalize_slug",
     "parse",
+    "parse_message",
 ]

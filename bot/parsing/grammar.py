@@ -87,8 +87,11 @@ def _is_word(word: str, expected: str | tuple[str, ...]) -> bool:
     return word.isascii() and word.lower() in expected
 
 
-def parse(text: str) -> Command:
-    """Classify one message body; never raises, whatever the input."""
+def parse(text: str, *, has_media: bool = False) -> Command:
+    """Classify one message body; never raises, whatever the input.
+
+    ``has_media``: files came with it, so ``ingest slug|q:12`` with no text is a paste (the
+    files are the evidence)."""
     raw = _clean(text).strip() if isinstance(text, str) else ""
     norm = unicodedata.normalize("NFKC", raw).strip()
     if not norm:
@@ -98,7 +101,7 @@ def parse(text: str) -> Command:
         return Unknown(R.INGEST_USAGE, norm[:_LOG_TEXT])
     if len(words) == 2 and _is_word(words[0], "ingest"):
         # The paste is evidence and must be stored as sent, so its length is judged on raw text.
-        result, size = _ingest(raw, words[1]), len(raw)
+        result, size = _ingest(raw, words[1], has_media), len(raw)
     else:
         result, size = _dispatch(norm, words), len(norm)
     specific = result in (R.PASTE_TOO_LONG, R.QUESTION_TOO_LONG)
@@ -109,7 +112,7 @@ def parse(text: str) -> Command:
     return result
 
 
-def _ingest(raw: str, rest: str) -> Command | UnknownReason:
+def _ingest(raw: str, rest: str, has_media: bool = False) -> Command | UnknownReason:
     head, pipe, tail = rest.partition("|")
     if _NODE.fullmatch(head.strip()):
         slug, node_part, pipes_before_paste = None, head, 1
@@ -126,7 +129,7 @@ def _ingest(raw: str, rest: str) -> Command | UnknownReason:
     if node_id is None:
         return R.BAD_NODE_ID
     paste = _after_pipes(raw, pipes_before_paste).strip() if pipe else ""
-    if not paste:
+    if not paste and not has_media:
         return R.EMPTY_PASTE
     if len(paste) > MAX_PASTE:
         return R.PASTE_TOO_LONG

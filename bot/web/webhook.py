@@ -34,6 +34,8 @@ bp = Blueprint("twilio", __name__, url_prefix="/twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY = 10_000
 MAX_MEDIA = 10
+MAX_MEDIA_URL = 512  # Twilio's are ~150 characters; longer is not one of theirs
+MAX_BUTTON_PAYLOAD = 256  # ours are ~20 characters (bot.parsing.buttons)
 TOKEN = re.compile(r"[\x21-\x7e]{1,128}")
 ERROR_CODE = re.compile(r"[0-9]{1,9}")
 # Later statuses never move a message back (callbacks can arrive out of order).
@@ -95,15 +97,18 @@ def bad_request(reason: str) -> Response:
 
 
 def _media(form) -> list[dict[str, str]]:
+    """Every MediaUrl as sent, to be judged by the worker (``bot.media.fetch``), which fetches
+    only Twilio's own links of this account and records why it refused any other."""
     try:
         count = min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA)
     except ValueError:
         count = 0
     media = []
     for index in range(max(count, 0)):
-        url = form.get(f"MediaUrl{index}", "")
-        if url.startswith("https://"):  # Twilio's media URLs; anything else is not a link
-            media.append({"url": url, "content_type": form.get(f"MediaContentType{index}", "")})
+        url = form.get(f"MediaUrl{index}", "").replace("\x00", "")
+        if url:
+            declared = form.get(f"MediaContentType{index}", "").replace("\x00", "")
+            media.append({"url": url[:MAX_MEDIA_URL], "content_type": declared[:100]})
     return media
 
 
@@ -127,6 +132,9 @@ def inbound():
     body = form.get("Body", "").replace("\x00", "\ufffd")
     if len(body) > MAX_BODY:
         return bad_request("Body is too long")
+    button_payload = form.get("ButtonPayload", "").replace("\x00", "") or None
+    if button_payload is not None and len(button_payload) > MAX_BUTTON_PAYLOAD:
+        return bad_request("ButtonPayload is too long")
     token = request.headers.get("I-Twilio-Idempotency-Token") or None
     if token is not None and not TOKEN.fullmatch(token):
         return bad_request("I-Twilio-Idempotency-Token is malformed")
@@ -143,6 +151,7 @@ def inbound():
                     "to_number": to_number,
                     "body": body,
                     "media": _media(form),
+                    "button_payload": button_payload,
                     "status": "received",
                     "attempts": 0,
                     "received_at": datetime.now(UTC),

@@ -23,7 +23,7 @@ from bot.messaging.queueing import try_enqueue_sends
 from bot.moderation.accounts import is_moderator
 from bot.ops import logs
 from bot.ops import services as services_module
-from bot.parsing import parse
+from bot.parsing import parse_message
 from bot.worker import failpoints, rate_limit
 from bot.worker.observe import now, observed
 from bot.worker.rate_limit import Verdict
@@ -47,7 +47,7 @@ def process_inbound(inbound_id: int) -> str:
         if claimed:
             inbound = session.get(InboundMessage, inbound_id)
             logs.bind(message_sid=inbound.message_sid)
-            command = parse(inbound.body)
+            command = parse_message(inbound.body, inbound.button_payload)
             inbound.command = type(command).__name__
             ctx = _context(session, services, inbound)
             verdict = _rate_limit(services, ctx)

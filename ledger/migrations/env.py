@@ -4,6 +4,7 @@ from alembic import context
 
 # Alembic autogenerate compares against every table on the shared metadata, the bot's private
 # working tables included; this script is run by Alembic, never imported by ledger code.
+import bot.media.models
 import bot.messaging.models
 import bot.moderation.models  # noqa: F401
 from ledger.db import make_engine
