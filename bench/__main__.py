@@ -5,8 +5,8 @@
     python -m bench --stages webhook,ledger
     python -m bench --postgres postgresql://postgres@127.0.0.1:5432/test
 
-Stages: webhook, worker, latency, ledger, verify, tlog, answers (see bench/stage_*.py). Nothing
-shared is used unless asked: Redis is an embedded redis-server started for the run, the
+Stages: webhook, worker, latency, ledger, verify, tlog, answers, pages (see bench/stage_*.py).
+Nothing shared is used unless asked: Redis is an embedded redis-server started for the run, the
 database an SQLite file in a temporary folder (PostgreSQL with --postgres: a private schema,
 dropped afterwards). Prints a table and writes bench/results.md (a quick run writes
 bench/.out/results-quick.md unless --output says otherwise). Exits 1 if a stage could not run;
@@ -37,6 +37,7 @@ def _stages() -> dict[str, tuple[Callable[[RunConfig], StageResult], str]]:
         stage_answers,
         stage_latency,
         stage_ledger,
+        stage_pages,
         stage_tlog,
         stage_webhook,
         stage_worker,
@@ -98,10 +99,17 @@ def _stages() -> dict[str, tuple[Callable[[RunConfig], StageResult], str]]:
             "bench/answers.py's `run()` (50 questions, limit=3, 10 rounds after a warm-up, "
             "100 and 10,000 synthetic claims), run once per round here.",
         ),
+        "pages": (
+            stage_pages.run,
+            "bench/stage_pages.py: /a/<slug>, /api/articles/<slug> and /ledger through Flask's "
+            "test client on databases of 100 and 100,000 claims (the seed article plus synthetic "
+            "claims), with the ledger head unchanged (cached) and as the first request after an "
+            "append; p50 per round.",
+        ),
     }
 
 
-STAGE_NAMES = ("webhook", "worker", "latency", "ledger", "verify", "tlog", "answers")
+STAGE_NAMES = ("webhook", "worker", "latency", "ledger", "verify", "tlog", "answers", "pages")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 # (label, module, attribute path) — a class attribute is "Class.method".
 JOB_PHASES = (
     ("process_inbound (all)", "bot.worker.inbound", "process_inbound"),
-    ("  parse", "bot.worker.inbound", "parse"),
+    ("  parse", "bot.worker.inbound", "parse_message"),
     ("  contact upsert + moderator check (_context)", "bot.worker.inbound", "_context"),
     ("  rate limit (Redis)", "bot.worker.inbound", "_rate_limit"),
     ("  handler (dispatch)", "bot.worker.inbound", "dispatch"),

@@ -193,6 +193,17 @@ def _record(
     return record
 
 
+def _media(evidence: Evidence) -> dict:
+    """The files the entry commits to — hash, size and type of each kept (cleaned) file, as
+    served at /media/<sha256> — or nothing, so entries without files keep their old form."""
+    files = [
+        {"sha256": m["sha256"], "size": m["size"], "type": m["content_type"]}
+        for m in evidence.media or []
+        if isinstance(m, dict) and m.get("status") == "kept"
+    ]
+    return {"media": files} if files else {}
+
+
 def _publish(
     session: Session, evidence: Evidence, tier: str, moderator: Decider, now: datetime
 ) -> int:
@@ -212,6 +223,7 @@ def _publish(
             "identifiers": shown.identifiers,
             "tier": tier,
             "source_kind": evidence.source_kind,
+            **_media(evidence),
             "contributor": evidence.contributor,
             "moderator": moderator.pseudonym,
             "decided_at": timestamp(now),

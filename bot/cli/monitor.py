@@ -16,9 +16,7 @@ import base64
 import contextlib
 import fcntl
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,6 +25,7 @@ from typing import Any
 
 import click
 
+from bot.config.instance import write_atomic
 from bot.transparency.monitor import Misbehaviour, Round, State, check_round
 from bot.transparency.remote import MonitorError, NetworkError, Remote
 from ledger.tlog.merkle import Frontier
@@ -224,28 +223,6 @@ def load_state(directory: Path) -> State | None:
 
 def save_state(directory: Path, state: State) -> None:
     write_atomic(directory / STATE_FILE, json.dumps(state_json(state), indent=1).encode() + b"\n")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` so that a crash leaves the old file or the new one, never a mix: a temp
-    file beside it (same filesystem: os.replace is atomic), fsynced before the rename, and the
-    directory fsynced after, so that the rename itself survives a power cut."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def write_evidence(directory: Path, exc: Misbehaviour, url: str, state: State) -> Path:

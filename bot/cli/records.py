@@ -14,7 +14,11 @@ from bot.cli.common import services_of
 @click.command()
 @click.pass_context
 def verify(ctx: click.Context) -> None:
-    """Recompute every hash and link of the ledger; exit 1 if the chain is broken."""
+    """Recompute every hash and link of the ledger, and re-hash every published file against
+    the entry that commits to it; exit 1 if the chain is broken or a file is missing or
+    altered."""
+    from bot.media.store import MediaStore
+    from bot.media.verify import verify_files
     from ledger.chain import verify as verify_chain
     from ledger.db import reader
     from ledger.models import LedgerEntry
@@ -27,14 +31,26 @@ def verify(ctx: click.Context) -> None:
                 result = verify_chain(conn, on_entry=lambda _seq: bar.update(1))
         else:
             result = verify_chain(conn)
-    if result.ok:
-        click.echo(f"ok: {result.checked} entries, head seq {result.head_seq} {result.head_hash}")
-        return
+        files = verify_files(conn, MediaStore(services.settings.resolved_media_dir))
+    if not result.ok:
+        click.echo(
+            f"BROKEN at seq {result.bad_seq}: {result.reason} ({result.checked} entries checked)",
+            err=True,
+        )
+        sys.exit(1)
+    if files.problems:
+        for line in files.problems[:20]:
+            click.echo(f"FILE {line}", err=True)
+        click.echo(
+            f"BROKEN: {len(files.problems)} of {files.files} published files do not match "
+            "their entries (restore them into MEDIA_DIR from a backup or a public copy)",
+            err=True,
+        )
+        sys.exit(1)
+    shown = f", {files.files} files" if files.files else ""
     click.echo(
-        f"BROKEN at seq {result.bad_seq}: {result.reason} ({result.checked} entries checked)",
-        err=True,
+        f"ok: {result.checked} entries{shown}, head seq {result.head_seq} {result.head_hash}"
     )
-    sys.exit(1)
 
 
 @click.command("import-article")

@@ -1,9 +1,12 @@
-"""Secrets generated once per instance folder, so the bot runs without any configuration."""
+"""Secrets generated once per instance folder, so the bot runs without any configuration, and
+the one way files that must survive a crash are written (``write_atomic``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,3 +66,25 @@ def _read_secret(path: Path, timeout: float = 2.0) -> str:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.01)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` so that a crash leaves the old file or the new one, never a mix: a temp
+    file beside it (same filesystem: os.replace is atomic), fsynced before the rename, and the
+    directory fsynced after, so that the rename itself survives a power cut."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -1,4 +1,9 @@
-"""slug|question: record a question node, then answer from what the ledger already holds."""
+"""slug|question: record a question node, then answer from what the ledger already holds.
+
+An answer that cites the ledger offers two buttons (WhatsApp): "More" (MORE) and "Add
+evidence", whose tap is read as ``ingest slug|q:N|`` with nothing pasted yet and so answered
+with what to send (``bot.parsing.buttons``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ from bot.catalogue.answers import relevant_claims
 from bot.catalogue.articles import article_counts, find_article, unknown_article_reply
 from bot.catalogue.safety import asks_for_advice
 from bot.handlers.context import CATALOGUE_ONLY, NOT_MEDICAL_ADVICE, Context, Outcome
+from bot.messaging.outbox import Button
 from bot.messaging.sms import fit_lines
-from bot.parsing import Ask
+from bot.parsing import Ask, More, add_evidence_payload, payload_for, title_for
+from bot.parsing.buttons import ADD_EVIDENCE_TITLE
 from ledger.chain import append
 from ledger.models import QuestionNode
 from ledger.redact import redact_numbers
@@ -53,7 +60,18 @@ def handle(command: Ask, ctx: Context) -> Outcome:
     lines = [header, "From the ledger:"] + [c.line() for c in cited]
     tail = f"More: MORE or {ctx.article_url(article.slug)}\n{evidence_tail}\n{NOT_MEDICAL_ADVICE}"
     # The header and the best claim always; more claims as they fit.
-    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments, keep=3))
+    return Outcome(
+        fit_lines(lines, tail, ctx.settings.max_segments, keep=3),
+        buttons=answer_buttons(article.slug, node.id),
+    )
+
+
+def answer_buttons(slug: str, node_id: int) -> tuple[Button, ...]:
+    """After an answer: the next claims, or how to add evidence to this question."""
+    return (
+        Button(payload_for(More()), title_for(More())),
+        Button(add_evidence_payload(slug, node_id), ADD_EVIDENCE_TITLE),
+    )
 
 
 def remember(ctx: Context, slug: str, node_id: int | None, offset: int | None) -> None:

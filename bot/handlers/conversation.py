@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.catalogue.answers import relevant_claims
 from bot.handlers import ask
-from bot.handlers.ask import ANSWERS
+from bot.handlers.ask import ANSWERS, answer_buttons
 from bot.handlers.context import NOT_MEDICAL_ADVICE, Context, Outcome
 from bot.messaging.sms import fit_lines
 from bot.parsing import Ask, FollowUp, More
@@ -72,4 +72,7 @@ def handle_more(command: More, ctx: Context) -> Outcome:
     ctx.contact.last_offset, ctx.contact.last_context_at = offset + len(cited), ctx.now
     lines = [f"More on q:{node.id}:"] + [c.line() for c in cited]
     tail = f"MORE for more, or {url}\n{NOT_MEDICAL_ADVICE}"
-    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments, keep=2))
+    return Outcome(
+        fit_lines(lines, tail, ctx.settings.max_segments, keep=2),
+        buttons=answer_buttons(node.article.slug, node.id),
+    )

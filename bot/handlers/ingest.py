@@ -5,6 +5,9 @@ from __future__ import annotations
 from bot.catalogue.articles import find_article, unknown_article_reply
 from bot.handlers.ask import remember
 from bot.handlers.context import Context, Outcome
+from bot.media.clean import ACCEPTED
+from bot.media.clean import describe as describe_file
+from bot.media.evidence import attach
 from bot.moderation.notices import alerts
 from bot.parsing import Ingest
 from ledger.analysis import analyze
@@ -29,8 +32,15 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
             f"Ask first with {article.slug}|your question, then send "
             f"ingest {article.slug}|q:ID|your paste"
         )
-    media = list(ctx.inbound.media or [])
-    analysis = analyze(command.paste, [m.get("content_type", "") for m in media])
+    kept = [m for m in ctx.media if m.get("status") == "kept"]
+    refused = [m for m in ctx.media if m.get("status") == "refused"]
+    if not command.paste and not kept:
+        return Outcome(
+            f"Nothing was queued: {_refusals(refused) or 'the message had no text'}. "
+            f"Send what the evidence says, or {ACCEPTED}, with "
+            f"ingest {article.slug}|q:{node.id}|your paste"
+        )
+    analysis = analyze(command.paste, [m["content_type"] for m in kept])
     evidence = Evidence(
         article_id=article.id,
         question_id=node.id,
@@ -41,16 +51,33 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
         suggestion_reason=analysis.reason,
         source_kind=analysis.source_kind,
         identifiers=analysis.identifiers(),
-        media=media,
+        media=ctx.media,
     )
     ctx.session.add(evidence)
     ctx.session.flush()
+    attach(ctx.session, evidence.id, kept)
     remember(ctx, article.slug, node.id, offset=None)
     known = already_catalogued(ctx.session, article.id, evidence.identifiers, exclude=evidence.id)
     seen = f" Already in the ledger: {describe(known)}." if known else ""
+    files = _files_line(kept, refused)
     return Outcome(
         notices=alerts(ctx.session, ctx.settings, ctx.now),
         reply=f"Evidence E{evidence.id} is queued for review on {article.title} q:{node.id} "
-        f"(suggested tier: {analysis.suggested_tier}).{seen} "
+        f"(suggested tier: {analysis.suggested_tier}).{files}{seen} "
         "You will get a text when a moderator decides. Thank you!",
     )
+
+
+def _files_line(kept: list[dict], refused: list[dict]) -> str:
+    """' Kept 1 file (JPEG, 120 KB). Not kept: file 2: it is not …' — or nothing."""
+    parts = []
+    if kept:
+        names = ", ".join(describe_file(m["content_type"], m["size"]) for m in kept)
+        parts.append(f" Kept {len(kept)} file{'s' if len(kept) != 1 else ''} ({names}).")
+    if refused:
+        parts.append(f" Not kept: {_refusals(refused)}.")
+    return "".join(parts)
+
+
+def _refusals(refused: list[dict]) -> str:
+    return "; ".join(f"a file {m['reason']}" if len(refused) == 1 else m["reason"] for m in refused)

@@ -1,7 +1,9 @@
 """Moderator commands by text: pending, show, approve, reject.
 
 Authorization comes first: from any number that is not a moderator's, these commands read
-nothing and change nothing.
+nothing and change nothing — whether typed or sent by a tapped button (``bot.parsing.buttons``
+turns a tap into the very same command). ``pending`` and ``show`` offer buttons for the item
+they name (WhatsApp; the outbox drops them elsewhere, and the text says what to type).
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.handlers.context import Context, Outcome
+from bot.media.evidence import kept_hashes, media_rows
 from bot.messaging.sms import fit_lines
+from bot.moderation.notices import describe_item, review_buttons
 from bot.moderation.review import DecisionError, phone_decider, review
 from bot.parsing import Approve, Pending, Reject, Show
 from ledger.decisions import publication
@@ -37,14 +41,13 @@ def _pending(command: Pending, ctx: Context) -> Outcome:
     items = ctx.session.scalars(
         query.order_by(Evidence.created_at, Evidence.id).limit(PENDING_LINES)
     ).all()
-    lines = [
-        f"E{e.id} {e.article.slug} q:{e.question_id} "
-        f'"{" ".join(publication(e).paste.text.split()[:6])}" ({e.suggested_tier})'
-        for e in items
-    ]
+    lines = [describe_item(e) for e in items]
     first = f"E{items[0].id}"
     tail = f"{total} waiting. Send: show {first} / approve {first} / reject {first} <reason>"
-    return Outcome(fit_lines(lines, tail, ctx.settings.max_segments))
+    return Outcome(
+        fit_lines(lines, tail, ctx.settings.max_segments),
+        buttons=review_buttons(items[0], Show(items[0].id)),
+    )
 
 
 def _show(command: Show, ctx: Context) -> Outcome:
@@ -62,7 +65,7 @@ def _show(command: Show, ctx: Context) -> Outcome:
         if shown.removed
         else ""
     )
-    media = ", ".join(m.get("content_type") or "file" for m in evidence.media)
+    files = media_line(evidence, ctx.public_url)
     decided = (
         f" ({evidence.status} by {evidence.decided_by})" if evidence.status != "pending" else ""
     )
@@ -74,13 +77,15 @@ def _show(command: Show, ctx: Context) -> Outcome:
             f"Suggested: {evidence.suggested_tier} ({evidence.suggestion_reason}); "
             f"kind {evidence.source_kind}",
             f"IDs: {ids}" if ids else "",
-            f"Media: {len(evidence.media)} ({media})" if evidence.media else "",
+            files,
             removed,
             f"Paste: {shown.paste.text}",
         )
         if part
     )
-    return Outcome(text, max_segments=SHOW_SEGMENTS)
+    # Still waiting: the buttons decide it, or go back to the queue.
+    buttons = review_buttons(evidence, Pending(None)) if evidence.status == "pending" else ()
+    return Outcome(text, max_segments=SHOW_SEGMENTS, buttons=buttons)
 
 
 def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
@@ -123,7 +128,22 @@ def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
             f"E{command.evidence_id} rejected; recorded as ledger entry "
             f"#{decision.moderation_seq}.{told_line}"
         )
-    return Outcome(reply, notices=notices)
+    dropped = () if decision.outcome == "approved" else kept_hashes(outcome.evidence)
+    return Outcome(reply, notices=notices, forget_media=dropped)
+
+
+def media_line(evidence: Evidence, public_url: str) -> str:
+    """'Files: JPEG, 120 KB; 1 refused (…). See them: <item page>' — the page needs a login."""
+    rows = media_rows(evidence.media)
+    if not rows:
+        return ""
+    kept = [r["label"] for r in rows if "sha256" in r]
+    refused = [r["refused"] for r in rows if "refused" in r]
+    parts = [f"Files: {'; '.join(kept)}" if kept else "Files: none kept"]
+    if refused:
+        parts.append(f"{len(refused)} refused ({'; '.join(refused)})")
+    link = f" See them: {public_url}/moderate/e/{evidence.id}" if kept else ""
+    return ", ".join(parts) + "." + link
 
 
 _COMMANDS = {Pending: _pending, Show: _show, Approve: _decide, Reject: _decide}

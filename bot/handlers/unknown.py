@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from bot.handlers.context import Context, Outcome
-from bot.parsing import UNKNOWN_HINTS, Unknown
+from bot.parsing import UNKNOWN_HINTS, Unknown, UnknownReason
+
+FILES_NOT_KEPT = (
+    "Files are kept only as evidence: send the picture or PDF again with "
+    "ingest slug|q:ID (the question it answers), e.g. ingest semax|q:12|label of the vial. "
+    "This one was not kept."
+)
 
 
 def handle(command: Unknown, ctx: Context) -> Outcome:
+    if ctx.inbound.media and command.reason is UnknownReason.EMPTY:  # a photo and no words
+        return Outcome(FILES_NOT_KEPT)
     return Outcome(UNKNOWN_HINTS[command.reason] + " Send HELP for more.")

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -93,3 +94,25 @@ class OutboundMessage(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class TwilioMedia(Base):
+    """Twilio's copy of an inbound file, deleted once our copy is safe (or not wanted).
+
+    ``pending`` until the REST DELETE succeeds (or Twilio says it is gone); failed attempts are
+    retried and counted, and ``ledgerbot doctor`` warns about rows left pending."""
+
+    __tablename__ = "twilio_media"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','deleted')"),
+        Index("ix_twilio_media_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
+    url: Mapped[str] = mapped_column(String(512), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

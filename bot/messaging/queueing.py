@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 INBOUND_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
 SEND_RETRY = Retry(max=4, interval=[5, 30, 120, 600])
+# Deleting Twilio's copy of a file can wait; the sweeper queues it again after these.
+MEDIA_DELETE_RETRY = Retry(max=5, interval=[10, 60, 300, 1800, 3600])
 MAX_SEND_ATTEMPTS = SEND_RETRY.max + 1
 JOB_TIMEOUT_S = 60
 RESULT_TTL_S = 3600
@@ -36,6 +38,7 @@ POPPED_TTL_S = 3600
 # Jobs are named by dotted path, so this module never imports the worker that runs them.
 INBOUND_JOB = "bot.worker.inbound.process_inbound"
 SEND_JOB = "bot.worker.sending.send_outbound"
+MEDIA_DELETE_JOB = "bot.worker.media.delete_twilio_media"
 
 
 def inbound_job_id(message_sid: str) -> str:
@@ -49,6 +52,10 @@ def send_job_id(queue_name: str, outbound_id: int) -> str:
     """RQ's job keys are global to a Redis, and outbound ids repeat across deployments (each
     has its own database), so the queue name is part of the id."""
     return f"send-{queue_name}-{outbound_id}"
+
+
+def media_delete_job_id(queue_name: str, row_id: int) -> str:
+    return f"media-delete-{queue_name}-{row_id}"
 
 
 def is_live(queue: Queue, job_id: str, now: datetime | None = None) -> bool:
@@ -229,4 +236,27 @@ def try_enqueue_sends(queue: Queue, outbound_ids: list[int]) -> None:
                 enqueue_send(queue, outbound_id)
         except redis.RedisError as exc:
             log.warning("could not queue outbound %s (%s); the sweeper will", outbound_id, exc)
+            return
+
+
+def enqueue_media_delete(queue: Queue, row_id: int) -> Job:
+    return queue.enqueue(
+        MEDIA_DELETE_JOB,
+        row_id,
+        job_id=media_delete_job_id(queue.name, row_id),
+        retry=MEDIA_DELETE_RETRY,
+        job_timeout=JOB_TIMEOUT_S,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+    )
+
+
+def try_enqueue_media_deletes(queue: Queue, row_ids: list[int]) -> None:
+    """Best effort, like sends: a delete not queued now is queued by the sweeper."""
+    for row_id in row_ids:
+        try:
+            if not is_live(queue, media_delete_job_id(queue.name, row_id)):
+                enqueue_media_delete(queue, row_id)
+        except redis.RedisError as exc:
+            log.warning("could not queue media delete %s (%s); the sweeper will", row_id, exc)
             return

@@ -35,14 +35,22 @@ def bot_number(settings, channel: str) -> str:
 
 
 def inbound_form(
-    settings, channel: str, number: str, body: str, to: str | None = None
+    settings,
+    channel: str,
+    number: str,
+    body: str,
+    to: str | None = None,
+    *,
+    button_payload: str | None = None,
 ) -> dict[str, str]:
     """The form Twilio POSTs for one text from ``number`` (E.164) on ``channel``.
 
     A fresh MessageSid of Twilio's exact shape (``SM`` + 32 hex digits) each time: the
-    webhook refuses anything else, and a repeated one would be taken as a redelivery.
+    webhook refuses anything else, and a repeated one would be taken as a redelivery. A
+    tapped quick-reply button (WhatsApp) is sent as Twilio sends one: its id as
+    ``ButtonPayload``, its title as ``ButtonText`` and as the ``Body``.
     """
-    return {
+    form = {
         "MessageSid": "SM" + uuid.uuid4().hex,
         "AccountSid": settings.twilio_account_sid or DEV_ACCOUNT_SID,
         "From": format_address(channel, number),
@@ -50,6 +58,9 @@ def inbound_form(
         "Body": body,
         "NumMedia": "0",
     }
+    if button_payload is not None:
+        form.update(ButtonPayload=button_payload, ButtonText=body)
+    return form
 
 
 def signed_url_for(post_url: str, public_url: str | None) -> str:

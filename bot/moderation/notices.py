@@ -9,11 +9,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.messaging.models import Contact
-from bot.messaging.outbox import Notice
+from bot.messaging.outbox import Button, Notice
 from bot.moderation.accounts import moderator_numbers
 from bot.moderation.models import ModeratorAlert
+from bot.parsing import TIERS, Approve, Pending, Reject, Show, payload_for, title_for
 from ledger.db import insert_ignoring_conflicts
-from ledger.decisions import DecisionResult
+from ledger.decisions import DecisionResult, publication
 from ledger.duplicates import already_catalogued, describe
 from ledger.models import Evidence, LedgerEntry, QuestionNode
 
@@ -53,18 +54,43 @@ def alerts(session: Session, settings, now: datetime) -> list[Notice]:
             .values(last_sent_at=stamp)
         ).rowcount
         if claimed:
-            channel = _channel_of(session, number)
-            notices.append(
-                Notice(
-                    channel,
-                    number,
-                    f"{waiting} evidence item{'s' if waiting != 1 else ''} wait for review. "
-                    "Send: pending",
-                    f"alert:{number}:{now.isoformat()}",
-                    "alert",
-                )
-            )
+            key = f"alert:{number}:{now.isoformat()}"
+            notices.append(_alert(session, _channel_of(session, number), number, key, waiting))
     return notices
+
+
+def _alert(session: Session, channel: str, number: str, key: str, waiting: int) -> Notice:
+    """The count and "Send: pending"; on WhatsApp also the oldest item, which its buttons act
+    on (SMS has no buttons, so its alert stays as short as it was)."""
+    count = f"{waiting} evidence item{'s' if waiting != 1 else ''} wait for review."
+    if channel != "whatsapp":
+        return Notice(channel, number, f"{count} Send: pending", key, "alert")
+    oldest = session.scalars(
+        select(Evidence)
+        .where(Evidence.status == "pending")
+        .order_by(Evidence.created_at, Evidence.id)
+        .limit(1)
+    ).one()
+    body = f"{count} Oldest: {describe_item(oldest)}. Send: pending"
+    return Notice(channel, number, body, key, "alert", review_buttons(oldest, Show(oldest.id)))
+
+
+def describe_item(evidence: Evidence) -> str:
+    """One waiting item in a line: id, article, question, its first words, suggested tier (the
+    words as approving would publish them: numbers already removed)."""
+    words = " ".join(publication(evidence).paste.text.split()[:6])
+    return (
+        f'E{evidence.id} {evidence.article.slug} q:{evidence.question_id} "{words}" '
+        f"({evidence.suggested_tier})"
+    )
+
+
+def review_buttons(evidence: Evidence, third: Show | Pending) -> tuple[Button, ...]:
+    """Approve as the suggested tier, Reject (the reason is then asked for) and ``third``:
+    the same commands a moderator would type, so a tap takes the same review path."""
+    tier = evidence.suggested_tier if evidence.suggested_tier in TIERS else None
+    commands = (Approve(evidence.id, tier), Reject(evidence.id, ""), third)
+    return tuple(Button(payload_for(c), title_for(c)) for c in commands)
 
 
 def _channel_of(session: Session, number: str) -> str:

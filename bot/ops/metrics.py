@@ -63,7 +63,7 @@ WEBHOOK_OUTCOMES = (
     "queue_unavailable",
     "error",
 )
-JOBS = ("process_inbound", "send_outbound")
+JOBS = ("process_inbound", "send_outbound", "delete_twilio_media")
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # A webhook is a signature check, one INSERT and one enqueue: milliseconds, not seconds.
 WEBHOOK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)

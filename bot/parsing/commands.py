@@ -56,7 +56,7 @@ UNKNOWN_HINTS: dict[UnknownReason, str] = {
     UnknownReason.INGEST_USAGE: "To add evidence, ask first (semax|your question), then send "
     '"ingest semax|q:12|<paste or link>" with the q: number from the reply.',
     UnknownReason.EMPTY_PASTE: "Paste the source after the question number, e.g. "
-    '"ingest semax|q:12|<abstract or link>".',
+    '"ingest semax|q:12|<abstract or link>". A photo or PDF can be attached to it too.',
     UnknownReason.QUESTION_TOO_LONG: f"Questions can be up to {MAX_QUESTION} characters. "
     "Please shorten yours and send it again.",
     UnknownReason.PASTE_TOO_LONG: f"Pastes can be up to {MAX_PASTE} characters. "
@@ -123,6 +123,8 @@ class Approve:
 @dataclass(frozen=True, slots=True)
 class Reject:
     evidence_id: int
+    # Typed rejections always have one; "" only from a Reject button (bot.parsing.buttons),
+    # which the review path answers with the message to type, as for any missing reason.
     reason: str
 
 

@@ -29,12 +29,14 @@ from typing import Any
 from bot.transparency.remote import (
     AHEAD,
     MonitorError,
+    NetworkError,
     Remote,
     ahead,
     ranges,
     tile_fetcher,
 )
 from ledger.chain import GENESIS_HASH, canonical_json
+from ledger.media import SHA256, committed, problem
 from ledger.tlog.checkpoint import Checkpoint, CheckpointError
 from ledger.tlog.merkle import Frontier, ProofError, leaf_hash, verify_consistency
 from ledger.tlog.notes import NoteError, Verifier, open_note
@@ -170,7 +172,9 @@ def _catch_up(remote: Remote, state: State, signed: Checkpoint) -> tuple[Frontie
         api_entries = (entry for page in pages for entry in page)
         for begin, leaves, hashes in bundles:
             for index, (leaf, digest) in enumerate(zip(leaves, hashes, strict=True), begin):
-                last_hash = _check_entry(index, leaf, next(api_entries), last_hash)
+                entry = next(api_entries)
+                last_hash = _check_entry(index, leaf, entry, last_hash)
+                _check_files(remote, index + 1, entry)
                 frontier.append(digest)
     if frontier.root() != signed.root:
         message = f"the entries {state.size + 1}..{signed.size} do not hash to the signed root"
@@ -220,6 +224,23 @@ def _check_entry(index: int, leaf: bytes, entry: Any, prev_hash: str) -> str:
     details = {"index": index, "seq": index + 1, "leaf": leaf.decode("utf-8", "replace")}
     details |= {"leaf_sha256": digest, "expected_prev_hash": prev_hash, "api_entry": entry}
     raise Misbehaviour(MISMATCH, f"entry {index + 1}: {problem}", entry=details)
+
+
+def _check_files(remote: Remote, seq: int, entry: dict) -> None:
+    """An evidence entry's files, downloaded from /media/<sha256> and checked against the
+    hash, size and type it commits to (``ledger.media``): a log that lost or swapped a
+    published file misbehaves as surely as one that altered the entry."""
+    for item in committed(entry.get("payload")):
+        sha256 = str(item.get("sha256", ""))
+        try:
+            data = remote.get(f"/media/{sha256}") if SHA256.fullmatch(sha256) else None
+        except NetworkError as exc:
+            if exc.status != 404:
+                raise
+            data = None
+        found = problem(seq, item, data)
+        if found:
+            raise Misbehaviour(MISMATCH, f"published file: {found}", entry=entry, file=item)
 
 
 def _bundles(

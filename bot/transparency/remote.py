@@ -29,6 +29,10 @@ class MonitorError(Exception):
 class NetworkError(MonitorError):
     """The log was unreachable or answered other than 200: worth retrying (``--follow``)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, when the log answered at all
+
 
 def _cap(path: str) -> int:
     """The most a well-behaved log sends for ``path`` (tlog-tiles sizes, our API's pages)."""
@@ -38,6 +42,8 @@ def _cap(path: str) -> int:
         return 256 * 32
     if path.startswith("/tlog/"):
         return 1 << 20
+    if path.startswith("/media/"):
+        return 16 << 20  # the largest file the bot accepts (bot.media.clean)
     return 256 << 20  # a page of up to 1,000 entries of up to 64 KiB, \u-escaped JSON
 
 
@@ -72,7 +78,7 @@ class Remote:
         content = b"".join(chunks)
         if status != 200:
             text = content[:200].decode("utf-8", "replace").strip()
-            raise NetworkError(f"{url}: HTTP {status} {text}")
+            raise NetworkError(f"{url}: HTTP {status} {text}", status=status)
         return content
 
     def json(self, path: str, params: dict[str, int] | None = None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
         devphone,
         errors,
         health,
+        media,
         metrics,
         moderate,
         public,
@@ -48,7 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     security.install(app, settings.public_https)
     errors.install(app)
     # The one table of what the app serves.
-    table = (webhook.bp, health.bp, public.bp, api.bp, tlog.bp, moderate.bp, metrics.bp)
+    table = (webhook.bp, health.bp, public.bp, api.bp, tlog.bp, moderate.bp, media.bp, metrics.bp)
     for blueprint in (*table, *devphone.blueprints(settings)):  # /dev/: dev mode or DEV_PHONE
         app.register_blueprint(blueprint)
     return app

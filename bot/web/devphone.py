@@ -18,7 +18,9 @@ kept in Redis for an hour and shown as refused.
 every outbox row to it — replies, receipts, moderator alerts, "new evidence" notices — with
 status; the page's script (static, as the CSP requires) polls it every second.
 ``POST /dev/phone/moderator`` makes a number a moderator with the code of ``ledgerbot
-moderators add``.
+moderators add``. A WhatsApp row's quick-reply buttons are listed with it and drawn under the
+message, whether or not the Content templates are configured; a tap is sent as Twilio sends
+one (``button_payload`` here becomes ``ButtonPayload``, the title ``ButtonText`` and Body).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from bot.moderation.accounts import add_phone_moderator, is_moderator, moderator
 from bot.ops.services import Services
 from bot.ops.services import current as current_services
 from bot.web.security import CONTENT_SECURITY_POLICY
-from bot.web.webhook import MAX_BODY
+from bot.web.webhook import MAX_BODY, MAX_BUTTON_PAYLOAD
 from ledger.db import transaction
 
 log = logging.getLogger(__name__)
@@ -137,15 +139,18 @@ def send():
     number = _number(form.get("number"))
     channel = form.get("channel", "sms")
     body = form.get("body", "")
+    button = form.get("button_payload") or None
     if channel not in CHANNELS:
         raise BadInput("channel must be sms or whatsapp")
     if not body.strip():
         raise BadInput("type a message first")
     if len(body) > MAX_BODY:
         raise BadInput(f"a text may hold {MAX_BODY} characters")
+    if button is not None and (channel != "whatsapp" or len(button) > MAX_BUTTON_PAYLOAD):
+        raise BadInput(f"buttons are WhatsApp's, with ids of up to {MAX_BUTTON_PAYLOAD} characters")
     services = current_services()
     settings = services.settings
-    params = inbound_form(settings, channel, number, body)
+    params = inbound_form(settings, channel, number, body, button_payload=button)
     base = settings.public_url or request.host_url
     post_url = base.rstrip("/") + url_for("twilio.inbound")
     signed_for = signed_url_for(post_url, settings.public_url)
@@ -244,6 +249,7 @@ def _inbound_json(message: InboundMessage) -> dict:
         "channel": message.channel,
         "kind": message.command or "text",
         "body": message.body,
+        "button": message.button_payload,  # a tapped button's id; the body is its title
         "status": message.status,
         "error": None,
         "note": f"No reply: {CARRIER_ANSWERS}." if silent else None,
@@ -262,6 +268,7 @@ def _outbound_json(message: OutboundMessage) -> dict:
         "channel": message.channel,
         "kind": message.kind,
         "body": message.body,
+        "buttons": [{"id": b["id"], "title": b["title"]} for b in message.buttons or []],
         "status": message.status,
         "error": error,
         "note": None,

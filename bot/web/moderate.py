@@ -9,6 +9,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import login_required
 from sqlalchemy import func, select
 
+from bot.media.collect import forget
+from bot.media.evidence import kept_hashes, media_rows
+from bot.media.store import MediaStore
 from bot.messaging import outbox
 from bot.messaging.queueing import try_enqueue_sends
 from bot.moderation.accounts import check_web_login
@@ -114,7 +117,7 @@ def _row(evidence: Evidence, known: Catalogue) -> dict:
         "duplicates": describe(
             known.find(evidence.article_id, evidence.identifiers, evidence.id), limit=5
         ),
-        "media": evidence.media,
+        "media": media_rows(evidence.media),
         "created_at": evidence.created_at,
         "status": evidence.status,
         "decided_by": evidence.decided_by,
@@ -164,12 +167,16 @@ def decide_and_notify(evidence_id: int, approve: bool, tier: str | None, reason:
         )
         new_ids = outbox.store(session, services.settings, done.notices)
         decision = done.result.decision
+        dropped = kept_hashes(done.result.evidence) if done.decided and not approve else ()
         summary = (
             done.decided,
             decision.outcome,
             decision.moderator_label,
             decision.evidence_seq or decision.moderation_seq,
         )
+    if dropped:  # a rejected item's files go once the rejection is on the record
+        with services.read_sessions() as session:
+            forget(session, MediaStore(services.settings.resolved_media_dir), dropped)
     try_enqueue_sends(services.queue, new_ids)
     return summary
 

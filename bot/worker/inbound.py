@@ -3,7 +3,8 @@
 The claim (status received → done), the handler's writes, the ledger append and the outbound
 rows commit together or not at all, so a crash at any point leaves the message to be redone
 from scratch. Replies are sent by their own jobs (``bot.worker.sending``), queued after the
-commit.
+commit. Evidence that came with files has them fetched and stored first, outside any
+transaction (``bot.worker.media``); Twilio's copies are deleted by their own jobs after it.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from sqlalchemy.orm import Session
 
 from bot.handlers import dispatch
 from bot.handlers.context import Context, Outcome
+from bot.media.collect import forget
 from bot.messaging import outbox
 from bot.messaging.addresses import mask
 from bot.messaging.models import Contact, InboundMessage, OutboundMessage
 from bot.messaging.outbox import Notice
-from bot.messaging.queueing import try_enqueue_sends
+from bot.messaging.queueing import try_enqueue_media_deletes, try_enqueue_sends
 from bot.moderation.accounts import is_moderator
 from bot.ops import logs
 from bot.ops import services as services_module
-from bot.parsing import parse_message
+from bot.parsing import Ingest, parse_message
 from bot.worker import failpoints, rate_limit
+from bot.worker.media import fetch_files, pending_copies, record_twilio_copies, store_of
 from bot.worker.observe import now, observed
 from bot.worker.rate_limit import Verdict
 from ledger.db import insert_ignoring_conflicts, transaction
@@ -34,10 +37,26 @@ from ledger.pseudonym import pseudonym
 log = logging.getLogger(__name__)
 
 
+class _FilesFirst(Exception):
+    """The message is evidence with files, not yet fetched: roll back and fetch them first."""
+
+    def __init__(self, items: list[dict], message_sid: str) -> None:
+        super().__init__()
+        self.items, self.message_sid = items, message_sid
+
+
 @observed
 def process_inbound(inbound_id: int) -> str:
     failpoints.hit("inbound_started")
     services = services_module.current()
+    try:
+        return _process(services, inbound_id, None)
+    except _FilesFirst as needed:  # fetched outside any transaction (bot.worker.media)
+        files = fetch_files(services, needed.items, needed.message_sid)
+        return _process(services, inbound_id, files)
+
+
+def _process(services, inbound_id: int, files: list[dict] | None) -> str:
     with transaction(services.sessions) as session:
         claimed = session.execute(
             update(InboundMessage)
@@ -47,9 +66,13 @@ def process_inbound(inbound_id: int) -> str:
         if claimed:
             inbound = session.get(InboundMessage, inbound_id)
             logs.bind(message_sid=inbound.message_sid)
-            command = parse_message(inbound.body, inbound.button_payload)
+            items = list(inbound.media or [])
+            command = parse_message(inbound.body, inbound.button_payload, has_media=bool(items))
+            if items and files is None and isinstance(command, Ingest):
+                raise _FilesFirst(items, inbound.message_sid)
             inbound.command = type(command).__name__
             ctx = _context(session, services, inbound)
+            ctx.media = files or []
             verdict = _rate_limit(services, ctx)
             if verdict is Verdict.OK:
                 outcome = dispatch(command, ctx)
@@ -57,6 +80,9 @@ def process_inbound(inbound_id: int) -> str:
                 inbound.command = f"RateLimited({inbound.command})"
                 outcome = Outcome(rate_limit.NOTICE if verdict is Verdict.NOTICE else None)
             new_sends = _store_outcome(session, services, ctx, outcome)
+            copies = record_twilio_copies(
+                session, services.settings, inbound_id, inbound.message_sid, items
+            )
             failpoints.hit("before_commit")
             log.info(
                 "inbound %s from %s handled as %s",
@@ -72,7 +98,12 @@ def process_inbound(inbound_id: int) -> str:
                     OutboundMessage.inbound_id == inbound_id, OutboundMessage.status == "pending"
                 )
             ).all()
+            copies = pending_copies(session, inbound_id)
+    elif outcome.forget_media:
+        with services.read_sessions() as session:
+            forget(session, store_of(services.settings), outcome.forget_media)
     try_enqueue_sends(services.queue, list(new_sends))
+    try_enqueue_media_deletes(services.queue, copies)
     return "handled" if claimed else "already handled"
 
 
@@ -136,6 +167,7 @@ def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -
             outcome.reply,
             f"reply:{inbound.id}",
             outcome.reply_kind,
+            outcome.buttons,
         )
         ids = outbox.store(
             session,

@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, timedelta
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from twilio.base.exceptions import TwilioRestException
 
 from bot.messaging.addresses import format_address, mask
@@ -64,8 +64,10 @@ def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
                     "outside the WhatsApp 24-hour window and no TWILIO_WHATSAPP_TEMPLATE_SID"
                 )
                 return None
+            # The approved template wins over quick-reply buttons: none can be sent now.
             message.content_sid = template
             message.content_variables = json.dumps({"1": message.body}, ensure_ascii=False)
+            message.buttons = null()  # SQL NULL, as rows without buttons have (not JSON null)
         if services.twilio is None:
             message.status = "logged"
             log.info("dev mode, not sent: to %s: %s", mask(message.to_number), message.body[:200])

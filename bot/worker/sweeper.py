@@ -34,14 +34,18 @@ from rq.intermediate_queue import IntermediateQueue
 from rq.utils import as_text
 from sqlalchemy import select, update
 
+from bot.media.collect import collect
+from bot.media.store import MediaStore
 from bot.messaging import outbox
 from bot.messaging.addresses import format_address
-from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.messaging.models import InboundMessage, OutboundMessage, TwilioMedia
 from bot.messaging.queueing import (
     enqueue_inbound,
+    enqueue_media_delete,
     enqueue_send,
     inbound_job_id,
     live_job_ids,
+    media_delete_job_id,
     popped_key,
     send_job_id,
     try_enqueue_sends,
@@ -57,6 +61,8 @@ GIVE_UP_SENDING = timedelta(hours=24)
 CLOCK_SKEW = timedelta(minutes=1)
 MAX_SWEEPS_PER_MESSAGE = 10
 BATCH = 500
+DELETE_RETRY_AFTER = timedelta(minutes=15)  # past the delete job's own first retries
+COLLECT_EVERY_S = 600
 
 
 @dataclass
@@ -67,6 +73,7 @@ class SweepReport:
     outbound_reconciled: int = 0
     outbound_unknown: int = 0
     alerts: int = 0
+    media_deletes_queued: int = 0
 
 
 def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> SweepReport:
@@ -89,6 +96,8 @@ def sweep(services, now: datetime | None = None, grace: timedelta = GRACE) -> Sw
         )
 
     try_enqueue_sends(queue, new_alerts)
+    report.media_deletes_queued = _sweep_twilio_media(services, queue, now)
+    _collect_media(services)
     report.outbound_reconciled, report.outbound_unknown = reconcile_sending(services, now)
     report.alerts = len(new_alerts)
     if any(vars(report).values()):
@@ -133,6 +142,40 @@ def _sweep_outbound(session, queue: Queue, before: datetime, now: datetime, repo
             forget_dead_run(queue, job_id)
             enqueue_send(queue, outbound_id)
             report.outbound_queued += 1
+
+
+def _sweep_twilio_media(services, queue: Queue, now: datetime) -> int:
+    """Queue again the deletes of Twilio's copies whose jobs are gone (retries used up, Redis
+    lost); every DELETE_RETRY_AFTER, for as long as it takes (``doctor`` warns after an hour)."""
+    with services.read_sessions() as session:
+        waiting = session.scalars(
+            select(TwilioMedia.id)
+            .where(
+                TwilioMedia.status == "pending",
+                TwilioMedia.updated_at < now - DELETE_RETRY_AFTER,
+            )
+            .order_by(TwilioMedia.id)
+            .limit(BATCH)
+        ).all()
+    live = live_job_ids(queue, [media_delete_job_id(queue.name, i) for i in waiting], now)
+    queued = 0
+    for row_id in waiting:
+        job_id = media_delete_job_id(queue.name, row_id)
+        if job_id not in live:
+            forget_dead_run(queue, job_id)
+            enqueue_media_delete(queue, row_id)
+            queued += 1
+    return queued
+
+
+def _collect_media(services) -> None:
+    """The media store's periodic collection (``bot.media.collect``), once per interval for
+    the whole deployment (a Redis key with a time-to-live), never on a message's path."""
+    key = services.settings.redis_key("media-collect")
+    if not services.redis.set(key, "1", nx=True, ex=COLLECT_EVERY_S):
+        return
+    with services.read_sessions() as session:
+        collect(session, MediaStore(services.settings.resolved_media_dir))
 
 
 def forget_dead_run(queue: Queue, job_id: str) -> None:

@@ -249,6 +249,42 @@ def test_marking_a_moderator_is_moderators_add(client, services, server):
     assert reply.body.startswith("Nothing waits for review")
 
 
+def test_whatsapp_buttons_are_drawn_and_a_tap_is_sent_as_twilio_sends_it(client, services, server):
+    """Dev mode has no Content templates: the text goes as text, and the thread still lists
+    the row's buttons; a tap is a signed webhook with ButtonPayload, ButtonText and Body."""
+    load_demo(services)
+    phone = Phone(client, server)
+    handled(services, phone.send(ASKER, "semax|does it raise BDNF in people?"))
+    handled(services, phone.send(CONTRIBUTOR, "ingest semax|q:1|Randomized trial, PMID 12345678"))
+    phone.post("/dev/phone/moderator", number=MODERATOR)
+    handled(services, phone.send(MODERATOR, "pending", channel="whatsapp"))
+    [pending] = [m for m in phone.thread(MODERATOR)["messages"] if m["direction"] == "out"]
+    assert pending["channel"] == "whatsapp" and pending["status"] == "logged"
+    assert [b["id"] for b in pending["buttons"]] == ["approve:E1:human", "reject:E1", "show:E1"]
+    approve = pending["buttons"][0]
+    assert approve["title"] == "Approve as human"
+
+    response = phone.post(
+        "/dev/phone/send",
+        number=MODERATOR,
+        channel="whatsapp",
+        body=approve["title"],
+        button_payload=approve["id"],
+    )
+    assert response.status_code == 202
+    row = handled(services, response.json["message_sid"])
+    assert (row.body, row.button_payload, row.command) == (
+        "Approve as human",
+        "approve:E1:human",
+        "Approve",
+    )
+    messages = phone.thread(MODERATOR)["messages"]
+    assert messages[-2]["button"] == "approve:E1:human"
+    assert messages[-1]["body"].startswith("E1 approved as human") and messages[-1]["buttons"] == []
+    # SMS rows have no buttons: the asker's answer went by SMS.
+    assert all(m.get("buttons") in (None, []) for m in phone.thread(ASKER)["messages"])
+
+
 @pytest.mark.parametrize(
     "path, form",
     [
@@ -260,6 +296,11 @@ def test_marking_a_moderator_is_moderators_add(client, services, server):
         ("/dev/phone/send", {"number": ASKER, "body": "  "}),
         ("/dev/phone/send", {"number": ASKER, "body": "x" * 10_001}),
         ("/dev/phone/send", {"number": ASKER, "body": "hi", "channel": "telegram"}),
+        ("/dev/phone/send", {"number": ASKER, "body": "Show", "button_payload": "show:E1"}),
+        (
+            "/dev/phone/send",
+            {"number": ASKER, "body": "Show", "channel": "whatsapp", "button_payload": "x" * 257},
+        ),
         ("/dev/phone/moderator", {"number": "not a number"}),
         ("/dev/phone/moderator", {}),
     ],

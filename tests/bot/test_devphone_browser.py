@@ -130,6 +130,31 @@ def test_asker_contributor_and_moderator_side_by_side(site, page, services, tmp_
     assert not problems, problems
 
 
+def test_a_whatsapp_button_is_drawn_and_tapped(site, page, services):
+    """A WhatsApp reply's buttons sit under it; a tap is a text with ButtonPayload (the page
+    shows the payload under the tap) and approves as typing would."""
+    page.goto(f"{site}/dev/phone")
+    for number in (CONTRIBUTOR, MODERATOR):
+        page.fill("#new-number", number)
+        page.click("#add-phone button")
+        page.wait_for_selector(panel(number))
+    send(page, CONTRIBUTOR, f"{DEMO_SLUG}|does it raise BDNF in people?")
+    node = re.search(r"Saved as (q:\d+)", until_shown(page, services, CONTRIBUTOR, "Saved as q:"))
+    send(page, CONTRIBUTOR, f"ingest {DEMO_SLUG}|{node.group(1)}|Randomized trial, PMID 12345678")
+    queued = until_shown(page, services, CONTRIBUTOR, "is queued for review")
+    evidence = re.search(r"Evidence (E\d+)", queued).group(1)
+    page.click(f"{panel(MODERATOR)} .make-moderator")
+    page.wait_for_selector(f"{panel(MODERATOR)} .moderator-badge", state="visible")
+    page.select_option(f"{panel(MODERATOR)} select[name=channel]", "whatsapp")
+    send(page, MODERATOR, "pending")
+    until_shown(page, services, MODERATOR, "waiting. Send: show")
+    buttons = page.locator(f"{panel(MODERATOR)} li.msg.out .quick-reply")
+    assert buttons.all_inner_texts() == ["Approve as human", "Reject", "Show"]
+    buttons.first.click()
+    shown = until_shown(page, services, MODERATOR, f"{evidence} approved as human")
+    assert f"tapped a button: approve:{evidence}:human" in shown
+
+
 def test_the_dev_phone_fits_a_phone_and_passes_axe(site, services):
     """At 390 px the phones stack instead of scrolling sideways, and axe-core (when npm
     installed it) finds no serious or critical violation."""

@@ -20,15 +20,28 @@ Routes (all need HTTP Basic auth as ``account_sid:auth_token``):
 - ``GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json``: a recorded message, or 404.
 - ``GET  /2010-04-01/Accounts/{AccountSid}/Messages.json?To=&From=``: recorded messages, newest
   first (one page), for reconciling sends whose outcome we did not record.
+- ``GET  /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}``: an inbound
+  file's MediaUrl (``add_media``); 307 to a signed URL on the CDN, a second server on another
+  port (``cdn``, ``tests/support/twilio_media.py``) that serves the bytes without auth.
+- ``GET  …/Media/{MediaSid}.json``: the media resource (sid, parent_sid, content_type, …).
+- ``DELETE …/Media/{MediaSid}.json``: delete Twilio's copy; 204, then 404. Only the ``.json``
+  URI takes DELETE (405 on the bare MediaUrl): that is the one Twilio documents.
+
+    media_url = twilio.add_media(png, "image/png")  # what MediaUrl0 would carry
+    response = requests.get(media_url, auth=(twilio.account_sid, twilio.auth_token), timeout=5)
+    assert response.content == png and twilio.cdn_requests[0]["authorization"] is None
+    client.messages(message_sid).media(media_sid).delete()
+    assert twilio.media_deleted(media_url)
 
 Error answers use Twilio's JSON shape ``{"code", "message", "more_info", "status"}``:
 
 =====  =====  ==========================================================================
 HTTP   code   when
 =====  =====  ==========================================================================
-401    20003  missing or wrong credentials, or the path account is not the caller's
-404    20404  malformed AccountSid or message Sid, unknown message, unknown route
-405    20004  a method the stand-in does not serve on a known route
+401    20003  missing or wrong credentials, or the path account is not the caller's (media too)
+404    20404  malformed AccountSid or message Sid, unknown message, unknown route; for media: a
+              MediaSid not ``ME`` + 32 hex, unknown or deleted media, or another message's
+405    20004  a method the stand-in does not serve on a known route (e.g. DELETE on a MediaUrl)
 400    20001  a parameter not in CreateMessageRequest, a repeated single-valued parameter,
               or a body that is not application/x-www-form-urlencoded
 400    20422  a value that breaks the schema (type, enum, pattern, length, date-time)
@@ -47,18 +60,19 @@ HTTP   code   when
 
 ``fail_next`` answers happen after authentication and before validation; ``delay_next`` delays
 the answer, not the processing: a delayed send is recorded at once (as with real Twilio, a
-client that times out cannot know whether its message went out).
+client that times out cannot know whether its message went out). ``fail_media_next`` and
+``delay_media_next`` do the same for media API requests (a failed DELETE deletes nothing, a
+delayed one has deleted), ``cdn.stream_next`` makes the CDN's answers oversized or slow; media
+traffic is recorded in ``media_requests`` and ``cdn_requests``. The CDN's answers are listed in
+``tests/support/twilio_media.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
-import logging
 import re
 import secrets
-import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -68,12 +82,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.messaging.sms import segments
 
-log = logging.getLogger(__name__)
+from .recording_server import LocalServer
+from .twilio_media import MEDIA_SID_RE, MediaFile, MediaStore, media_sid_of
 
 API_VERSION = "2010-04-01"
 MAX_BODY_CHARS = 1600
@@ -147,6 +161,17 @@ MESSAGE_PROPERTIES = (
     "price_unit",
     "api_version",
     "subresource_uris",
+)
+
+# Properties of the api.v2010.account.message.media response schema.
+MEDIA_PROPERTIES = (
+    "account_sid",
+    "content_type",
+    "date_created",
+    "date_updated",
+    "parent_sid",
+    "sid",
+    "uri",
 )
 
 ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -351,24 +376,6 @@ def validate_create(form: dict[str, list[str]]) -> None:
 # --- the server ------------------------------------------------------------------------------
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Keeps request logs out of test and benchmark output, and tracks open connections."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.standin_connections.add(self.connection)  # type: ignore[attr-defined]
-
-    def finish(self) -> None:
-        self.server.standin_connections.discard(self.connection)  # type: ignore[attr-defined]
-        super().finish()
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        log.debug("twilio stand-in %s: " + message, type, *args)
-
-
 class TwilioStandIn:
     """A threaded HTTP server on 127.0.0.1 that answers like api.twilio.com's Messages API.
 
@@ -379,6 +386,11 @@ class TwilioStandIn:
     ``received_at`` (aware UTC datetime) and ``response`` (the JSON resource returned). A failure
     has the same keys (``sid`` is None) plus ``http_status``, ``code``, ``message`` and
     ``injected`` (True for ``fail_next`` answers).
+
+    Inbound media (``add_media``) is served by the API routes here and by ``cdn``, a
+    ``twilio_media.MediaStore``: the stored files and a second server that serves them, started
+    and stopped with this one. Use ``cdn.url``, ``cdn.ttl`` (seconds a redirect's URL stays
+    good; negative hands out expired ones) and ``cdn.stream_next`` (oversized, slow answers).
     """
 
     def __init__(
@@ -390,16 +402,18 @@ class TwilioStandIn:
     ) -> None:
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
-        self.port = port
         self._lock = threading.RLock()  # a wait_for predicate may read .messages
         self._changed = threading.Condition(self._lock)
         self._messages: list[dict[str, Any]] = []
         self._failures: list[dict[str, Any]] = []
         self._faults: list[tuple[int, int, str | None]] = []
         self._delays: list[float] = []
-        self._stopping = threading.Event()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self.cdn = MediaStore()  # the files, and the CDN server for them
+        self._media_requests: list[dict[str, Any]] = []
+        self._media_faults: list[tuple[int, int, str | None]] = []
+        self._media_delays: list[float] = []
+        self._http = LocalServer(self._wsgi, port=port, name="twilio-standin")
+        media = f"/{API_VERSION}/Accounts/<account>/Messages/<message>/Media/<sid>"
         self._routes = Map(
             [
                 Rule(
@@ -410,52 +424,38 @@ class TwilioStandIn:
                     f"/{API_VERSION}/Accounts/<account>/Messages/<sid>.json",
                     endpoint="message",
                 ),
+                Rule(media + ".json", endpoint="media"),
+                Rule(media, endpoint="media_content"),
             ]
         )
 
     # -- lifecycle --
 
     @property
+    def port(self) -> int:
+        """The API's port (0 until the first start if none was asked for)."""
+        return self._http.port
+
+    @property
     def url(self) -> str:
         """Base URL to give the client (``client.api.base_url = standin.url``)."""
-        if self._server is None:
+        if not self._http.running:
             raise RuntimeError("the Twilio stand-in is not running")
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.url
 
     def start(self) -> TwilioStandIn:
         """Start serving. After ``stop()`` it starts again on the same port (an outage ends)."""
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        server = make_server(
-            "127.0.0.1", self.port, self._wsgi, threaded=True, request_handler=_QuietHandler
-        )
-        server.standin_connections = set()  # type: ignore[attr-defined]
-        self._server = server
-        self.port = server.server_port
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name=f"twilio-standin-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._http.start()
+        self.cdn.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and drop open keep-alive connections, so nothing is answered any more."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()  # cuts short any delay_next sleep
-        server.shutdown()
-        for conn in list(server.standin_connections):  # type: ignore[attr-defined]
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = self._thread = None
+        """Stop serving (the CDN too) and drop open connections: nothing is answered any more.
+
+        A ``delay_next`` or ``delay_media_next`` sleep is cut short.
+        """
+        self._http.stop()
+        self.cdn.stop()
 
     def __enter__(self) -> TwilioStandIn:
         return self.start()
@@ -501,12 +501,20 @@ class TwilioStandIn:
             return matching()
 
     def clear(self) -> None:
-        """Forget recorded messages and failures, and cancel pending faults and delays."""
+        """Forget recorded messages, failures, media and media traffic; cancel pending faults.
+
+        Media goes too, so that with one stand-in for a whole session (``tests/conftest.py``)
+        each test starts with none: a MediaUrl from an earlier test is a 404.
+        """
         with self._changed:
             self._messages.clear()
             self._failures.clear()
             self._faults.clear()
             self._delays.clear()
+            self._media_requests.clear()
+            self._media_faults.clear()
+            self._media_delays.clear()
+            self.cdn.clear()
 
     # -- fault injection --
 
@@ -531,6 +539,106 @@ class TwilioStandIn:
         with self._lock:
             self._delays.extend([seconds] * n)
 
+    # -- inbound media --
+
+    def add_media(
+        self,
+        data: bytes,
+        content_type: str,
+        *,
+        message_sid: str | None = None,
+        account_sid: str | None = None,
+    ) -> str:
+        """Store a file as Twilio holds an inbound message's media; return its MediaUrl.
+
+        The URL is what a webhook's ``MediaUrl0`` would carry, on this stand-in:
+        ``{url}/2010-04-01/Accounts/{account}/Messages/{message}/Media/ME…``. ``message_sid``
+        defaults to a new ``MM…``; ``account_sid`` to the stand-in's (another account's media
+        is then a 401 for our credentials, as on Twilio). The CDN serves ``content_type`` as
+        given, even when it is not what the bytes are: the worker must not trust it.
+        """
+        account = account_sid or self.account_sid
+        message = message_sid or "MM" + secrets.token_hex(16)
+        if not ACCOUNT_SID_RE.match(account) or not MESSAGE_SID_RE.match(message):
+            raise ValueError(f"not an AccountSid and a MessageSid: {account!r}, {message!r}")
+        file = self.cdn.add(data, content_type, account, message)
+        return self.url + self._media_uri(file)
+
+    @property
+    def media_requests(self) -> list[dict[str, Any]]:
+        """Requests to the media API routes, oldest first (the CDN's are ``cdn_requests``).
+
+        Each has ``method``, ``path``, ``media_sid`` (as in the path), ``authorized`` (the
+        stand-in's credentials were sent), ``status``, ``code`` (Twilio's error code or None),
+        ``injected`` (a ``fail_media_next`` answer) and ``received_at``.
+        """
+        with self._lock:
+            return list(self._media_requests)
+
+    @property
+    def cdn_requests(self) -> list[dict[str, Any]]:
+        """Requests the CDN received, oldest first: ``method``, ``path``, ``query``,
+        ``authorization`` (the Authorization header, or None: it must be None), ``headers``,
+        ``media_sid`` (None for a path the CDN never signed), ``status``, ``received_at``.
+        """
+        return self.cdn.requests
+
+    def media_exists(self, url_or_sid: str) -> bool:
+        """True while the media is stored and not deleted. KeyError if it was never added."""
+        return self.cdn.get(media_sid_of(url_or_sid)).deleted_at is None
+
+    def media_deleted(self, url_or_sid: str) -> bool:
+        """True once the media was deleted through the API. KeyError if it was never added."""
+        return self.cdn.get(media_sid_of(url_or_sid)).deleted_at is not None
+
+    def wait_for_media_requests(
+        self,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        count: int = 1,
+        timeout: float = 10.0,
+    ) -> list[dict[str, Any]]:
+        """Block until at least ``count`` media API requests match ``predicate``; return them.
+
+        For a worker that fetches and deletes in the background, e.g. waiting for the retried
+        DELETE: ``wait_for_media_requests(lambda r: r["method"] == "DELETE", count=2)``.
+        """
+
+        def matching() -> list[dict[str, Any]]:
+            return [r for r in self._media_requests if predicate is None or predicate(r)]
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(matching()) >= count, timeout):
+                seen = [(r["method"], r["status"]) for r in self._media_requests]
+                raise TimeoutError(
+                    f"expected {count} matching media request(s) within {timeout}s,"
+                    f" got {len(matching())}; recorded: {seen!r}"
+                )
+            return matching()
+
+    def fail_media_next(
+        self,
+        n: int = 1,
+        status: int = 500,
+        code: int | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Answer the next ``n`` authenticated media API requests (GET of the MediaUrl or the
+        ``.json``, DELETE) with ``status`` and a Twilio error body, instead of doing them: a
+        failed DELETE leaves the media in place, for the worker to retry.
+        """
+        fault = (status, code if code is not None else default_error_code(status), message)
+        with self._lock:
+            self._media_faults.extend([fault] * n)
+
+    def delay_media_next(self, n: int, seconds: float) -> None:
+        """Hold the answer to the next ``n`` media API requests for ``seconds``.
+
+        As with ``delay_next``, the request is carried out first: a delayed DELETE has deleted
+        by the time the client times out.
+        """
+        with self._lock:
+            self._media_delays.extend([seconds] * n)
+
     # -- HTTP --
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -548,23 +656,27 @@ class TwilioStandIn:
                 response = self._fetch(request, args["account"], args["sid"])
             elif endpoint == "messages" and request.method == "GET":
                 response = self._list(request, args["account"])
+            elif endpoint in ("media", "media_content"):
+                response, delay = self._media_route(request, endpoint, args)
             else:
                 raise TwilioError(405, 20004)
         except TwilioError as error:
             response = _json_response(error.payload(), error.status)
         if delay:
-            self._stopping.wait(delay)
+            self._http.stopping.wait(delay)
         return response(environ, start_response)
 
-    def _authenticate(self, request: Request, account: str) -> None:
+    def _has_credentials(self, request: Request) -> bool:
         auth = request.authorization
-        ok = (
+        return (
             auth is not None
             and auth.type == "basic"
             and hmac.compare_digest((auth.username or "").encode(), self.account_sid.encode())
             and hmac.compare_digest((auth.password or "").encode(), self.auth_token.encode())
         )
-        if not ok:
+
+    def _authenticate(self, request: Request, account: str) -> None:
+        if not self._has_credentials(request):
             raise TwilioError(401, 20003)
         if not ACCOUNT_SID_RE.match(account):
             raise TwilioError(404, 20404)
@@ -699,3 +811,88 @@ class TwilioStandIn:
                 if record["sid"] == sid and record["account_sid"] == account:
                     return _json_response(record["response"], 200)
         raise TwilioError(404, 20404, f"The requested resource {request.path} was not found")
+
+    # -- media --
+
+    def _media_route(
+        self, request: Request, endpoint: str, args: dict[str, str]
+    ) -> tuple[Response, float]:
+        """A media API request, recorded in ``media_requests`` whatever the answer."""
+        with self._lock:
+            delay = self._media_delays.pop(0) if self._media_delays else 0.0
+        record: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path,
+            "media_sid": args["sid"],
+            "authorized": self._has_credentials(request),
+            "status": None,
+            "code": None,
+            "injected": False,
+            "received_at": datetime.now(UTC),
+        }
+        try:
+            response = self._media_answer(request, endpoint, args, record)
+            record["status"] = response.status_code
+        except TwilioError as error:
+            record.update(status=error.status, code=error.code)
+            response = _json_response(error.payload(), error.status)
+        with self._changed:
+            self._media_requests.append(record)
+            self._changed.notify_all()
+        return response, delay
+
+    def _media_answer(
+        self, request: Request, endpoint: str, args: dict[str, str], record: dict[str, Any]
+    ) -> Response:
+        """GET: the redirect (MediaUrl) or the resource (``.json``); DELETE (``.json``): 204.
+
+        DELETE on the bare MediaUrl is refused: Twilio documents only the ``.json`` URI, and
+        a stand-in that took more than Twilio promises would let a wrong worker pass.
+        """
+        allowed = ("GET", "DELETE") if endpoint == "media" else ("GET",)
+        if request.method not in allowed:
+            raise TwilioError(405, 20004)
+        account, message, sid = args["account"], args["message"], args["sid"]
+        self._authenticate(request, account)
+        with self._lock:
+            fault = self._media_faults.pop(0) if self._media_faults else None
+        if fault is not None:
+            record["injected"] = True
+            raise TwilioError(*fault)
+        not_found = TwilioError(404, 20404, f"The requested resource {request.path} was not found")
+        if not MESSAGE_SID_RE.match(message) or not MEDIA_SID_RE.match(sid):
+            raise not_found
+        if request.method == "DELETE":
+            if not self.cdn.delete(sid, account, message):
+                raise not_found
+            response = Response(status=204)
+            response.headers["Twilio-Request-Id"] = "RQ" + secrets.token_hex(16)
+            return response
+        file = self.cdn.find(sid, account, message)
+        if file is None:
+            raise not_found
+        if endpoint == "media":
+            return _json_response(self._media_resource(file), 200)
+        response = Response(status=307)
+        response.headers["Location"] = self.cdn.signed_url(file)
+        response.headers["Twilio-Request-Id"] = "RQ" + secrets.token_hex(16)
+        return response
+
+    @staticmethod
+    def _media_uri(file: MediaFile) -> str:
+        account, message = file.account_sid, file.message_sid
+        return f"/{API_VERSION}/Accounts/{account}/Messages/{message}/Media/{file.sid}"
+
+    def _media_resource(self, file: MediaFile) -> dict[str, Any]:
+        created = _rfc2822(file.date_created)
+        resource = {
+            "account_sid": file.account_sid,
+            "content_type": file.content_type,
+            "date_created": created,
+            "date_updated": created,
+            "parent_sid": file.message_sid,
+            "sid": file.sid,
+            "uri": self._media_uri(file) + ".json",
+        }
+        assert tuple(resource) == MEDIA_PROPERTIES
+        return resource

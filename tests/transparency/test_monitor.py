@@ -354,7 +354,7 @@ def test_a_crash_while_saving_leaves_the_old_state(log, tmp_path):
     log.grow(300)
     crash = (
         "import os, sys; from bot.cli import monitor as m;"
-        "m.os.replace = lambda *a: os._exit(9);"  # dies after the temp file is fsynced
+        "os.replace = lambda *a: os._exit(9);"  # dies after the temp file is fsynced
         "m.monitor.main(sys.argv[1:])"
     )
     argv = [sys.executable, "-c", crash, log.url, "--state", str(tmp_path)]

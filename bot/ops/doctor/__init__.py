@@ -14,6 +14,7 @@ from bot.ops.doctor.checks import DATABASE_CHECKS, FAIL, OK, WARN, Check
 from bot.ops.doctor.configuration import (
     check_dev_phone,
     check_log_format,
+    check_media_dir,
     check_public_url,
     check_secret_key,
     check_senders,
@@ -54,6 +55,7 @@ def run(services) -> list[Check]:
         check_secret_key(settings),
         check_log_format(settings),
         check_dev_phone(settings),
+        check_media_dir(settings),
     ]
     # A corrupt key file is a FAIL line, not a crashed doctor.
     checks[4:4] = _guard("LEDGER_SIGNING_KEY", lambda: check_ledger_key(settings))

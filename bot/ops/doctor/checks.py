@@ -15,6 +15,7 @@ DATABASE_CHECKS = (
     "migrations",
     "outbound messages",
     "inbound messages",
+    "twilio media",
     "ledger chain",
     "ledger tree",
 )

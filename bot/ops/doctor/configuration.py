@@ -195,3 +195,18 @@ def check_dev_phone(settings) -> Check:
             "number, and its replies are really sent; unset DEV_PHONE in production",
         )
     return Check("DEV_PHONE", OK, "off (Twilio is configured)")
+
+
+def check_media_dir(settings) -> Check:
+    """The media store must be a writable directory on every web and worker machine."""
+    import os
+
+    path = settings.resolved_media_dir
+    where = "MEDIA_DIR" if settings.media_dir else "<instance>/media (set MEDIA_DIR for a volume)"
+    if path.exists() and not path.is_dir():
+        return Check("media store", FAIL, f"{path} is not a directory ({where})")
+    probe = path if path.exists() else path.parent
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        return Check("media store", FAIL, f"{path} is not writable by this user ({where})")
+    state = "" if path.exists() else "; created on the first file"
+    return Check("media store", OK, f"{path}{state} ({where})")

@@ -109,7 +109,32 @@ def check_messages(services) -> list[Check]:
         )
     else:
         checks.append(Check("inbound messages", OK, "none given up"))
+    checks.append(_twilio_copies(services))
     return checks
+
+
+def _twilio_copies(services) -> Check:
+    """Twilio's copies of inbound files that should have been deleted (bot.worker.media)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.messaging.models import TwilioMedia
+
+    cutoff = datetime.now(UTC) - timedelta(hours=1)
+    with services.read_sessions() as session:
+        late, last_error = session.execute(
+            select(func.count(), func.max(TwilioMedia.last_error)).where(
+                TwilioMedia.status == "pending", TwilioMedia.created_at < cutoff
+            )
+        ).one()
+    if late:
+        return Check(
+            "twilio media",
+            WARN,
+            f"{late} inbound file(s) still on Twilio after an hour (deletes keep failing"
+            f"{': ' + last_error[:120] if last_error else ''}); the sweeper keeps retrying — "
+            "check TWILIO_AUTH_TOKEN and the worker logs",
+        )
+    return Check("twilio media", OK, "no inbound file left on Twilio past an hour")
 
 
 def check_chain(services) -> Check:

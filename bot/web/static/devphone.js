@@ -4,6 +4,9 @@
 // Texts go to POST /dev/phone/send (CSRF token in X-CSRFToken), which has the server post
 // them to the bot's webhook signed as Twilio would; every phone's thread is polled once a
 // second from GET /dev/phone/threads and redrawn only when something changed.
+// A WhatsApp reply's quick-reply buttons are drawn under it; a tap sends the button's title
+// as the text and its id as button_payload (the server posts them as Twilio does:
+// ButtonPayload, ButtonText, Body).
 "use strict";
 
 (function () {
@@ -120,7 +123,39 @@
     return isNaN(at) ? iso : at.toLocaleTimeString();
   }
 
-  function item(message) {
+  function tap(number, button, panel) {
+    const error = panel.querySelector("form.compose .error");
+    error.textContent = "";
+    post(urls.send, {
+      number,
+      channel: "whatsapp",
+      body: button.title,
+      button_payload: button.id,
+    })
+      .then(() => setTimeout(poll, 300))
+      .catch((e) => (error.textContent = e.message));
+  }
+
+  function quickReplies(message, number) {
+    const row = document.createElement("div");
+    row.className = "quick-replies";
+    row.setAttribute("role", "group");
+    row.setAttribute("aria-label", "Quick replies");
+    for (const button of message.buttons) {
+      const element = document.createElement("button");
+      element.type = "button";
+      element.className = "quick-reply";
+      element.textContent = button.title;
+      element.dataset.payload = button.id;
+      element.addEventListener("click", () =>
+        tap(number, button, element.closest("section.phone")),
+      );
+      row.appendChild(element);
+    }
+    return row;
+  }
+
+  function item(message, number) {
     const li = document.createElement("li");
     li.className = `msg ${message.direction} kind-${message.kind} status-${message.status}`;
     li.dataset.id = message.id;
@@ -134,7 +169,16 @@
     const channel = message.channel === "whatsapp" ? "WhatsApp" : "SMS";
     meta.textContent = [channel, message.kind, message.status, time(message.at)].join(" · ");
     li.append(body, meta);
-    for (const [name, text] of [["error", message.error], ["note", message.note]]) {
+    const buttons = message.buttons || [];
+    if (message.direction === "out" && message.channel === "whatsapp" && buttons.length) {
+      li.appendChild(quickReplies(message, number));
+    }
+    const tapped = message.button ? "tapped a button: " + message.button : null;
+    for (const [name, text] of [
+      ["error", message.error],
+      ["note", message.note],
+      ["payload", tapped],
+    ]) {
       if (!text) continue;
       const extra = document.createElement("div");
       extra.className = name;
@@ -156,7 +200,7 @@
     phone.signature = signature;
     const thread = panel.querySelector(".thread");
     const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
-    thread.replaceChildren(...state.messages.map(item));
+    thread.replaceChildren(...state.messages.map((m) => item(m, state.number)));
     if (atBottom) thread.scrollTop = thread.scrollHeight;
   }
 

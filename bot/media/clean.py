@@ -1,0 +1,118 @@
+"""What a file really is, and the copy of it anyone else may see.
+
+The type comes from the bytes, never from what the sender (or Twilio) declared: an HTML page
+declared ``image/png`` is refused, not stored. Images are decoded and re-encoded by Pillow
+into a new file holding only the pixels — no EXIF (GPS position, camera, time), no XMP, no
+ICC profile, no comments — after turning them upright as their EXIF orientation said, so the
+picture looks as the sender saw it. The re-encoded bytes are what is stored, shown to
+moderators, hashed into the ledger and published; the original bytes are never written.
+PDFs are kept as sent (re-writing them would change the evidence); they are served only as
+downloads under a sandbox policy (``bot.web.media``).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ledger.media import sniff
+
+MB = 1024 * 1024
+# Twilio's own limits for inbound media: 5 MB for images, 16 MB for documents.
+LIMITS = {
+    "image/jpeg": 5 * MB,
+    "image/png": 5 * MB,
+    "image/webp": 5 * MB,
+    "application/pdf": 16 * MB,
+}
+MAX_BYTES = max(LIMITS.values())
+# A 5 MB file can decode to gigabytes ("decompression bomb"); 40 megapixels is a large phone
+# photo. Pillow's own guard warns at 89 MP and raises at twice that; ours refuses earlier.
+MAX_PIXELS = 40_000_000
+NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "application/pdf": "PDF"}
+_PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+ACCEPTED = "a JPEG, PNG or WebP picture or a PDF"
+
+
+class Refused(ValueError):
+    """The file is not kept; the message says why, in words the contributor can act on."""
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    data: bytes
+    content_type: str
+
+
+def describe(content_type: str, size: int) -> str:
+    """'JPEG, 120 KB': how files are named in texts and pages."""
+    name = NAMES.get(content_type, content_type or "file")
+    if size >= MB:
+        return f"{name}, {size / MB:.1f} MB"
+    return f"{name}, {max(1, round(size / 1024))} KB"
+
+
+def clean(data: bytes, declared: str = "") -> Cleaned:
+    """The file as it may be kept, or Refused saying why."""
+    kind = sniff(data)
+    if kind is None:
+        said = f" (it was sent as {declared[:40]})" if declared else ""
+        raise Refused(f"it is not {ACCEPTED}{said}")
+    limit = LIMITS[kind]
+    if len(data) > limit:
+        raise Refused(f"the {NAMES[kind]} is over {limit // MB} MB")
+    if kind == "application/pdf":
+        if b"%%EOF" not in data[-2048:]:
+            raise Refused("the PDF is cut off (no end marker)")
+        return Cleaned(data, kind)
+    return Cleaned(_reencode(data, kind), kind)
+
+
+def _reencode(data: bytes, kind: str) -> bytes:
+    fmt = _PIL_FORMAT[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise Refused(f"the picture is over {MAX_PIXELS // 1_000_000} megapixels")
+                if getattr(image, "n_frames", 1) > 1:
+                    raise Refused("animated pictures are not accepted; send a still")
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                return _encode(upright, fmt)
+        except Refused:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise Refused(f"the picture is over {MAX_PIXELS // 1_000_000} megapixels") from None
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+        ) as exc:
+            raise Refused(f"the {NAMES[kind]} could not be read ({type(exc).__name__})") from None
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    """A fresh file from the pixels alone: no ``exif=``, ``icc_profile=`` or text chunks."""
+    if image.mode in ("P", "L", "RGB") and "transparency" in image.info:
+        image = image.convert("RGBA")  # the transparency lives in the info dict we drop
+    if fmt == "JPEG" and image.mode not in ("RGB", "L", "CMYK"):
+        image = image.convert("RGB")
+    elif fmt == "PNG" and image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
+        image = image.convert("RGBA")
+    elif fmt == "WEBP" and image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    # Only the pixels: a new image with no info dict, so nothing is carried over by accident.
+    bare = Image.new(image.mode, image.size)
+    bare.paste(image)
+    if image.mode == "P":
+        bare.putpalette(image.getpalette() or [])
+    out = io.BytesIO()
+    options = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
+    bare.save(out, format=fmt, **options)
+    return out.getvalue()
