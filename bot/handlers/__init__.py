@@ -17,6 +17,7 @@ from bot.handlers import (
 )
 from bot.handlers.context import Context, Outcome
 from bot.parsing import (
+    AddEvidence,
     Approve,
     ArticleInfo,
     Ask,
@@ -41,6 +42,7 @@ HANDLERS: dict[type, Handler] = {
     Ingest: ingest.handle,
     FollowUp: conversation.handle_follow_up,
     More: conversation.handle_more,
+    AddEvidence: conversation.handle_add_evidence,
     Help: help.handle,
     Stop: opt_out.handle_stop,
     Start: opt_out.handle_start,

@@ -9,7 +9,7 @@ from bot.handlers import ask
 from bot.handlers.ask import ANSWERS, answer_buttons
 from bot.handlers.context import NOT_MEDICAL_ADVICE, Context, Outcome
 from bot.messaging.sms import fit_lines
-from bot.parsing import Ask, FollowUp, More
+from bot.parsing import AddEvidence, Ask, FollowUp, More
 from ledger.models import QuestionNode
 
 MEMORY = timedelta(minutes=30)
@@ -75,4 +75,16 @@ def handle_more(command: More, ctx: Context) -> Outcome:
     return Outcome(
         fit_lines(lines, tail, ctx.settings.max_segments, keep=2),
         buttons=answer_buttons(node.article.slug, node.id),
+    )
+
+
+def handle_add_evidence(command: AddEvidence, ctx: Context) -> Outcome:
+    """The "Add evidence" button: the exact line to send for that question."""
+    node = ctx.session.get(QuestionNode, command.node_id)
+    if node is None or node.article.slug != command.slug:
+        return Outcome(f"There is no question q:{command.node_id} on {command.slug}.")
+    return Outcome(
+        f"Send your evidence for q:{node.id} as: ingest {command.slug}|q:{node.id}|then paste "
+        "the study, link or quote. You can attach a photo or PDF of it too (JPEG, PNG, WebP, "
+        "PDF). A moderator reviews it before it enters the ledger."
     )

@@ -15,7 +15,7 @@ payload                 typed equivalent                 command
 ``show:E7``             ``show E7``                      ``Show(7)``
 ``pending[:semax]``     ``pending [semax]``              ``Pending(None | "semax")``
 ``more``                ``MORE``                         ``More()``
-``add:semax:12``        ``ingest semax|q:12|``           ``Unknown(EMPTY_PASTE, …)``
+``add:semax:12``        ``ingest semax|q:12|``           ``AddEvidence("semax", 12)``
 ======================  ===============================  ======================================
 
 A button cannot carry free text, so ``reject:E7`` is a rejection whose reason is still to
@@ -32,8 +32,7 @@ from collections.abc import Callable
 
 from ledger.slugs import normalize_slug
 
-from .commands import TIERS, Approve, Command, More, Pending, Reject, Show
-from .grammar import parse
+from .commands import TIERS, AddEvidence, Approve, Command, More, Pending, Reject, Show
 
 MAX_PAYLOAD = 256  # Twilio's ButtonPayload as stored (InboundMessage.button_payload)
 MAX_TITLE = 20  # WhatsApp cuts quick-reply titles longer than this
@@ -68,7 +67,7 @@ def parse_payload(payload: object) -> Command | None:
             return More()
         case ["add", slug, node] if _is_slug(slug) and not _NODE_LIKE_SLUG.fullmatch(slug):
             number = _number(node)
-            return None if number is None else parse(f"ingest {slug}|q:{number}|")
+            return None if number is None else AddEvidence(slug, number)
     return None
 
 
@@ -90,6 +89,8 @@ def payload_for(command: Payloadable) -> str:
             return f"pending:{slug}"
         case More():
             return "more"
+        case AddEvidence(slug, node_id):
+            return f"add:{slug}:{node_id}"
     raise TypeError(f"no button for {command!r}")
 
 
@@ -109,12 +110,14 @@ def title_for(command: Payloadable) -> str:
             return "Pending"
         case More():
             return "More"
+        case AddEvidence():
+            return "Add evidence"
     raise TypeError(f"no button for {command!r}")
 
 
 def add_evidence_payload(slug: str, node_id: int) -> str:
-    """The "Add evidence" button's payload: read back as ``ingest slug|q:N|`` with no paste."""
-    return f"add:{slug}:{node_id}"
+    """The "Add evidence" button's payload (read back as ``AddEvidence``)."""
+    return payload_for(AddEvidence(slug, node_id))
 
 
 def _number(text: str) -> int | None:

@@ -139,6 +139,15 @@ class Show:
 
 
 @dataclass(frozen=True, slots=True)
+class AddEvidence:
+    """The "Add evidence" button under an answer: how to send evidence for that question.
+    Only a tap makes it (``bot.parsing.buttons``); typed, the same wish is an ``ingest``."""
+
+    slug: str
+    node_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     reason: UnknownReason
     # Normalised input, truncated, kept only so logs show what the user actually sent.
@@ -158,5 +167,6 @@ Command: TypeAlias = (
     | Reject
     | Pending
     | Show
+    | AddEvidence
     | Unknown
 )

@@ -17,6 +17,7 @@ from .commands import (
     MAX_PASTE,
     MAX_QUESTION,
     TIERS,
+    AddEvidence,
     Approve,
     ArticleInfo,
     Ask,
@@ -252,6 +253,8 @@ def canonical(cmd: Command) -> str:
             return f"pending {slug}"
         case Show(evidence_id):
             return f"show E{evidence_id}"
+        case AddEvidence(slug, node_id):
+            return f"ingest {slug}|q:{node_id}|"
         case Unknown(_, text):
             return text
     raise TypeError(f"not a command: {cmd!r}")

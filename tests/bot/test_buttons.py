@@ -15,14 +15,14 @@ from sqlalchemy import select, update
 from bot.messaging.models import Contact, OutboundMessage
 from bot.parsing import (
     TIERS,
-    UNKNOWN_HINTS,
+    AddEvidence,
     Approve,
     More,
     Pending,
     Reject,
     Show,
-    UnknownReason,
     add_evidence_payload,
+    canonical,
     parse,
     parse_message,
     parse_payload,
@@ -53,6 +53,7 @@ buttoned = st.one_of(
     st.builds(Show, ids),
     st.builds(Pending, st.none() | slugs),
     st.just(More()),
+    st.builds(AddEvidence, slugs.filter(lambda s: not s.lstrip("q").isdigit()), ids),
 )
 
 
@@ -67,11 +68,11 @@ def test_every_button_reads_back_as_its_command(command):
 
 @settings(max_examples=200, deadline=None)
 @given(slugs.filter(lambda s: not s.lstrip("q").isdigit()), ids)
-def test_add_evidence_is_an_ingest_with_nothing_pasted_yet(slug, node_id):
+def test_add_evidence_names_the_question_it_was_under(slug, node_id):
     command = parse_payload(add_evidence_payload(slug, node_id))
-    assert command == parse(f"ingest {slug}|q:{node_id}|")
-    assert command.reason is UnknownReason.EMPTY_PASTE
-    assert "photo or PDF" in UNKNOWN_HINTS[command.reason]
+    assert command == AddEvidence(slug, node_id)
+    # What the reply tells the asker to type is the ingest line for that very question.
+    assert canonical(command) == f"ingest {slug}|q:{node_id}|"
 
 
 @settings(max_examples=500, deadline=None)
@@ -212,10 +213,12 @@ class TestWithTemplates:
         [more] = send(client, services, twilio, ASKER, "More", payload="more")
         assert more["body"] is None and variables(more)["1"].startswith("More on q:1:")
         assert variables(more)["2"] == "more"
-        # As typing "ingest semax|q:1|" with nothing after it: the hint says what to send.
+        # The exact line to send for this question, and that a photo or PDF may come with it.
         [add] = send(client, services, twilio, ASKER, "Add evidence", payload="add:semax:1")
-        assert add["body"].startswith(UNKNOWN_HINTS[UnknownReason.EMPTY_PASTE])
+        assert add["body"].startswith("Send your evidence for q:1 as: ingest semax|q:1|")
         assert "photo or PDF" in add["body"] and add["content_sid"] is None
+        [wrong] = send(client, services, twilio, ASKER, "Add evidence", payload="add:bpc-157:1")
+        assert wrong["body"] == "There is no question q:1 on bpc-157."
         assert count(services, Evidence) == 0
 
     def test_sms_is_unchanged(self, client, services, twilio):
