@@ -14,16 +14,23 @@ are asked of every corpus, in every round, after one warm-up pass. Each question
 its own (``time.perf_counter``), with ``limit=3`` as the bot asks; the table gives the median
 and the min-max over all questions and rounds, and the ratio of medians against the smallest
 corpus.
+
+:func:`corpus_database` puts the same synthetic claims into a real, migrated database behind
+the seed article (what bench/stage_answers.py and bench/stage_pages.py measure the bot on).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import re
+import shutil
 import statistics
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from ledger.ranking import TIER_ORDER, Document, Index
@@ -95,6 +102,73 @@ def make_questions(count: int = QUESTION_COUNT, seed: int = SEED) -> list[str]:
         picked = rng.choices(words, weights=weights, k=rng.randint(2, 6))
         questions.append(rng.choice(frames).format(" ".join(picked)))
     return questions
+
+
+SLUG = "semax"
+_BATCH = 5000  # claims appended per transaction while filling
+
+
+@contextlib.contextmanager
+def corpus_database(size: int, postgres_url: str | None = None) -> Iterator:
+    """A migrated database (a temporary SQLite file, or a private schema of ``postgres_url``)
+    holding the seed article under slug ``semax`` and synthetic claims up to ``size`` claims in
+    all, appended as the importer appends them: a hash-chained ``claim`` entry each (in the
+    Merkle tree) and its claim row, citing the seed's sources in turn. Yields the engine."""
+    from bench.harness import PostgresSchema
+    from ledger.db import make_engine
+
+    folder = Path(tempfile.mkdtemp(prefix="ledgerbot-corpus-"))
+    schema = PostgresSchema(postgres_url) if postgres_url else None
+    engine = make_engine(schema.url if schema else f"sqlite:///{folder}/corpus.sqlite3")
+    try:
+        _fill(engine, size)
+        yield engine
+    finally:
+        engine.dispose()
+        if schema:
+            schema.drop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fill(engine, size: int) -> None:
+    from sqlalchemy import select
+
+    from ledger.article_format import parse_article
+    from ledger.chain import append_many
+    from ledger.db import session_factory, transaction
+    from ledger.importer import import_article
+    from ledger.migrate import upgrade
+    from ledger.models import Article, Claim, Source
+
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with transaction(sessions) as session:
+        import_article(session, parse_article(SEED_ARTICLE.read_text(encoding="utf-8"), SLUG))
+        article = session.scalar(select(Article).where(Article.slug == SLUG))
+        have = len(article.claims)
+        sources = session.execute(
+            select(Source.id, Source.sid).where(Source.article_id == article.id)
+        ).all()
+    docs = make_corpus(max(0, size - have))
+    for start in range(0, len(docs), _BATCH):
+        chunk = docs[start : start + _BATCH]
+        cited = [sources[doc.key % len(sources)] for doc in chunk]
+        with transaction(sessions) as session:
+            payloads = [
+                {"sid": s.sid, "tier": d.tier, "text": d.text}
+                for d, s in zip(chunk, cited, strict=True)
+            ]
+            entries = append_many(session, [("claim", SLUG, p) for p in payloads])
+            session.add_all(
+                Claim(
+                    article_id=article.id,
+                    source_id=s.id,
+                    tier=d.tier,
+                    text=d.text,
+                    ledger_seq=e.seq,
+                )
+                for d, s, e in zip(chunk, cited, entries, strict=True)
+            )
 
 
 def _time_size(size: int, questions: list[str], rounds: int) -> dict:

@@ -39,6 +39,13 @@ PROBES = (
     ("jsonify", "flask/json/__init__.py", "jsonify"),
 )
 
+REMEDIES = {
+    PROBES[0][0]: "bot/web/charts.py (outside #16's files) selects the seq and month of every "
+    "entry of the article for each page it draws; the article's fold could count entries per "
+    "month and tier as it grows (its rows would carry created_at) and hand timeline() those "
+    "counts, as it hands the page its tallies.",
+}
+
 
 def run(cfg: RunConfig) -> StageResult:
     result = StageResult("pages", "Public pages and API: 100,000 claims against 100")
@@ -166,10 +173,11 @@ def _profile(cfg: RunConfig, size: int, paths: list[str]) -> list[str]:
             profiler.dump_stats(str(out))
             stats = profiling.load([out])
             whole, parts = profiling.breakdown(stats, None, PROBES)
+            bound = max(parts, key=lambda part: part[1])[0]
             notes.append(
                 f"Profile of {path}, first request after an append at {size:,} claims (SQLite, "
                 f"cProfile, {whole * 1000:,.0f} ms under the profiler; {shown(out)}): "
-                f"{profiling.describe(whole, parts, 1)}. What bounds it is the largest share."
+                f"{profiling.describe(whole, parts, 1)}. Bound: {bound}. {REMEDIES.get(bound, '')}"
             )
     return notes
 

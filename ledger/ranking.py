@@ -1,8 +1,17 @@
 """BM25 ranking of ledger claims against a texted question.
 
 Pure Python, no dependencies. The caller turns each claim into a :class:`Document` (claim text
-plus its source's title/summary, concatenated), builds an :class:`Index` once, and searches it
+plus its source's title/summary, concatenated), adds it to an :class:`Index`, and searches it
 per question; ``offset`` pages through the same ranking for "MORE".
+
+The index grows: claims are append-only, so a new claim is *added* (:meth:`Index.add`) and
+nothing is rebuilt. Only integers are stored per claim (its token counts in the postings, its
+length, key and tier); N, df and the average length are derived from them at search time, so
+an index grown one claim at a time ranks exactly as one built at once from the same claims.
+Postings are ``array`` columns (document numbers and term frequencies), a few bytes per
+(token, claim) pair instead of a dict entry each: at 100,000 claims the whole index is a small
+fraction of what the claim texts take, and the texts are not kept unless asked
+(``keep_documents``): a caller that can read the few texts it shows by key need not hold them.
 
 Questions and documents are split into tokens by :func:`ledger.tokens.tokenize`.
 
@@ -34,6 +43,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -53,6 +65,10 @@ __all__ = [
 K1 = 1.5
 B = 0.75
 DEFAULT_MIN_SCORE = 0.0
+_K1_PLUS_1 = K1 + 1
+# A common token's postings are looked up per candidate (bisection) when there are this many
+# times fewer candidates than postings; otherwise they are walked once.
+_BISECT_RATIO = 16
 
 # Same order as ledger.models.TIERS (not imported: this module stays free of SQLAlchemy).
 TIER_ORDER = ("human", "preclinical", "anecdotal")
@@ -68,48 +84,100 @@ class Document:
 
 
 class Index:
-    """An immutable BM25 index over a fixed set of documents; build it with :meth:`build`."""
+    """A BM25 index that grows by :meth:`add`; :meth:`build` makes one from a batch.
 
-    def __init__(self, docs: tuple[Document, ...], postings: dict[str, dict[int, int]]) -> None:
-        # Use build(); this takes the postings as build() makes them: token -> {doc index: tf}.
-        self._docs = docs
-        self._postings = postings
-        n = len(docs)
-        lengths = [0] * n
-        for plist in postings.values():
-            for i, tf in plist.items():
-                lengths[i] += tf
-        avgdl = (sum(lengths) / n) if n else 0.0
-        # K1 * (1 - b + b * dl / avgdl), precomputed per document.
-        self._norm = [K1 * (1 - B + B * (dl / avgdl if avgdl else 0.0)) for dl in lengths]
-        self._idf = {
-            token: math.log(1 + (n - len(plist) + 0.5) / (len(plist) + 0.5))
-            for token, plist in postings.items()
-        }
-        self._sort_key = [(_TIER_RANK.get(doc.tier, len(TIER_ORDER)), doc.key) for doc in docs]
+    ``keep_documents=False`` stores only each document's key and tier: search results are then
+    Documents with an empty ``text`` and no ``sid``, for a caller that reads those by key.
+    Not thread-safe: a caller sharing one index between threads holds a lock around it.
+    """
+
+    def __init__(self, keep_documents: bool = True) -> None:
+        self._kept: list[Document] | None = [] if keep_documents else None
+        self._keys = array("q")
+        self._tiers = array("H")  # an index into _tier_names
+        self._tier_names: list[str] = []
+        self._tier_codes: dict[str, int] = {}
+        self._lengths = array("I")  # tokens per document (dl)
+        self._total = 0  # sum of the lengths
+        # token -> (document numbers, ascending; their term frequencies)
+        self._postings: dict[str, tuple[array, array]] = {}
+        # K1 * (1 - b + b * dl / avgdl) for the first _norm_n documents: a list, not an array,
+        # because the scoring loop indexes it per posting and a list hands back its floats
+        # without boxing a new one each time.
+        self._norm: list[float] = []
+        self._norm_n = 0
 
     @classmethod
-    def build(cls, docs: Iterable[Document]) -> Index:
-        docs = tuple(docs)
-        postings: dict[str, dict[int, int]] = {}
-        for i, doc in enumerate(docs):
-            for token in tokenize(doc.text):
-                plist = postings.setdefault(token, {})
-                plist[i] = plist.get(i, 0) + 1
-        return cls(docs, postings)
+    def build(cls, docs: Iterable[Document], keep_documents: bool = True) -> Index:
+        index = cls(keep_documents)
+        for doc in docs:
+            index.add(doc)
+        return index
+
+    def add(self, doc: Document) -> None:
+        """Append one document; every statistic stays what a fresh build would compute."""
+        i = len(self._keys)
+        counts = Counter(tokenize(doc.text))
+        for token, tf in counts.items():
+            plist = self._postings.get(token)
+            if plist is None:
+                plist = self._postings[token] = (array("I"), array("B"))
+            if tf > 255 and plist[1].typecode == "B":  # rare: widen this token's column
+                plist = self._postings[token] = (plist[0], array("I", plist[1]))
+            plist[0].append(i)
+            plist[1].append(tf)
+        code = self._tier_codes.get(doc.tier)
+        if code is None:
+            code = self._tier_codes[doc.tier] = len(self._tier_names)
+            self._tier_names.append(doc.tier)
+        self._keys.append(doc.key)
+        self._tiers.append(code)
+        length = sum(counts.values())
+        self._lengths.append(length)
+        self._total += length
+        if self._kept is not None:
+            self._kept.append(doc)
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._keys)
 
     @property
     def documents(self) -> tuple[Document, ...]:
-        return self._docs
+        return tuple(self._document(i) for i in range(len(self._keys)))
+
+    @property
+    def average_length(self) -> float:
+        n = len(self._keys)
+        return (self._total / n) if n else 0.0
+
+    def df(self, token: str) -> int:
+        """How many documents hold ``token``."""
+        plist = self._postings.get(token)
+        return len(plist[0]) if plist else 0
 
     def is_common(self, token: str) -> bool:
         """True if ``token`` is in more than half of the documents (counting one extra
         document without it: 2 * df > N + 1, so a one-document index has no common tokens)."""
-        plist = self._postings.get(token)
-        return plist is not None and 2 * len(plist) > len(self._docs) + 1
+        return 2 * self.df(token) > len(self._keys) + 1
+
+    def _document(self, i: int) -> Document:
+        if self._kept is not None:
+            return self._kept[i]
+        return Document(self._keys[i], "", self._tier_names[self._tiers[i]], None)
+
+    def _idf(self, plist: tuple[array, array]) -> float:
+        n, df = len(self._keys), len(plist[0])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def _norms(self) -> list[float]:
+        """Per-document length norms, recomputed once after documents were added (avgdl
+        moved), so searches between additions cost no more than on a fixed index."""
+        n = len(self._keys)
+        if self._norm_n != n:
+            avgdl = self.average_length
+            self._norm = [K1 * (1 - B + B * (dl / avgdl if avgdl else 0.0)) for dl in self._lengths]
+            self._norm_n = n
+        return self._norm
 
     def search(
         self,
@@ -137,31 +205,74 @@ class Index:
             raise ValueError("limit and offset must not be negative")
         if limit == 0:
             return []
-        rare: list[str] = []
-        common: list[str] = []
+        rare: list[tuple[array, array]] = []
+        common: list[tuple[array, array]] = []
         for term in dict.fromkeys(tokenize(query)):
-            if term in self._postings:
-                (common if self.is_common(term) else rare).append(term)
+            plist = self._postings.get(term)
+            if plist is not None:
+                (common if self.is_common(term) else rare).append(plist)
         if not rare:
             return []
-        norm = self._norm
-        scores: dict[int, float] = {}
-        for term in rare:
-            idf = self._idf[term]
-            for i, tf in self._postings[term].items():
-                scores[i] = scores.get(i, 0.0) + idf * tf * (K1 + 1) / (tf + norm[i])
-        for term in common:  # only adds to documents a rare term already matched
-            idf = self._idf[term]
-            plist = self._postings[term]
-            for i in scores:
-                tf = plist.get(i)
-                if tf:
-                    scores[i] += idf * tf * (K1 + 1) / (tf + norm[i])
-        sort_key, docs = self._sort_key, self._docs
-        candidates = [
-            (prefer is not None and docs[i].tier != prefer, -score, *sort_key[i], i)
-            for i, score in scores.items()
-            if score > min_score
-        ]
-        top = heapq.nsmallest(offset + limit, candidates)[offset:]
-        return [(docs[i], -neg) for _other, neg, _tier, _key, i in top]
+        scores = self._scores(rare, common)
+        if min_score > 0.0:  # scores are always positive, so 0.0 (the default) cuts nothing
+            scores = {i: s for i, s in scores.items() if s > min_score}
+        top = self._ranked(scores, offset + limit, prefer)[offset:]
+        return [(self._document(i), -neg) for neg, _rank, _key, i in top]
+
+    def _scores(self, rare: list, common: list) -> dict[int, float]:
+        """BM25 of every candidate: rare tokens admit and score, common tokens only add.
+
+        Each document's terms are summed in the question's order, whichever way a common
+        token's postings are read, so the floats do not depend on the index's history.
+        """
+        norm = self._norms()
+        idf = self._idf(rare[0])
+        # 0.0 + x is x: starting from the first token's terms is the same sum, and quicker.
+        scores = {i: idf * tf * _K1_PLUS_1 / (tf + norm[i]) for i, tf in zip(*rare[0], strict=True)}
+        for plist in rare[1:]:
+            idf = self._idf(plist)
+            for i, tf in zip(*plist, strict=True):
+                scores[i] = scores.get(i, 0.0) + idf * tf * _K1_PLUS_1 / (tf + norm[i])
+        for plist in common:
+            idf = self._idf(plist)
+            docs, tfs = plist
+            if len(scores) * _BISECT_RATIO < len(docs):
+                size = len(docs)
+                for i in scores:
+                    j = bisect_left(docs, i)
+                    if j < size and docs[j] == i:
+                        tf = tfs[j]
+                        scores[i] += idf * tf * _K1_PLUS_1 / (tf + norm[i])
+            else:
+                for i, tf in zip(docs, tfs, strict=True):
+                    if i in scores:
+                        scores[i] += idf * tf * _K1_PLUS_1 / (tf + norm[i])
+        return scores
+
+    def _ranked(self, scores: dict[int, float], k: int, prefer: str | None) -> list[tuple]:
+        """The first ``k`` candidates as (-score, tier rank, key, doc number), preferred tier
+        first. Only candidates scoring at least the k-th best score of their group are sorted:
+        with tens of thousands of candidates, building a tuple for each costs more than the
+        scoring itself."""
+        if prefer is None:
+            return self._best(scores, k)
+        code = self._tier_codes.get(prefer)
+        tiers = self._tiers
+        first = {i: s for i, s in scores.items() if tiers[i] == code}
+        if len(first) >= k:
+            return self._best(first, k)
+        rest = {i: s for i, s in scores.items() if tiers[i] != code}
+        return self._best(first, k) + self._best(rest, k - len(first))
+
+    def _best(self, scores: dict[int, float], k: int) -> list[tuple]:
+        if k <= 0 or not scores:
+            return []
+        if len(scores) > k:
+            cut = heapq.nlargest(k, scores.values())[-1]
+            chosen = [i for i, s in scores.items() if s >= cut]
+        else:
+            chosen = list(scores)
+        keys, tiers, names, other = self._keys, self._tiers, self._tier_names, len(TIER_ORDER)
+        return sorted(
+            (-scores[i], _TIER_RANK.get(names[tiers[i]], other), keys[i], i) for i in chosen
+        )[:k]

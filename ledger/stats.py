@@ -31,6 +31,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from sqlalchemy import func, select
@@ -57,7 +58,7 @@ def source_group(kind: str) -> str:
     return kind if kind in ("reddit", "x") else "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: a fold keeps 100,000s
 class SourceItem:
     seq: int
     sid: str
@@ -72,7 +73,7 @@ class SourceItem:
         return source_group(self.kind)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: a fold keeps 100,000s
 class ClaimItem:
     seq: int
     kind: str  # "claim" (imported) or "evidence" (approved contribution)
@@ -85,16 +86,11 @@ class ClaimItem:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "seq": self.seq,
-            "kind": self.kind,
-            "tier": self.tier,
-            "text": self.text,
-            "sid": self.sid,
-            "node_id": self.node_id,
+            key: getattr(self, key) for key in ("seq", "kind", "tier", "text", "sid", "node_id")
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: a fold keeps 100,000s
 class QuestionItem:
     seq: int
     node_id: int
@@ -107,14 +103,8 @@ class QuestionItem:
         return "answered" if self.answered_by else "open"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "node_id": self.node_id,
-            "question": self.question,
-            "asker": self.asker,
-            "status": self.status,
-            "answered_by": list(self.answered_by),
-        }
+        body = {key: getattr(self, key) for key in ("seq", "node_id", "question", "asker")}
+        return body | {"status": self.status, "answered_by": list(self.answered_by)}
 
 
 @dataclass(frozen=True)
@@ -158,9 +148,14 @@ class ArticleLedger:
     sources: list[SourceItem] = field(default_factory=list)
     claims: list[ClaimItem] = field(default_factory=list)
     questions: list[QuestionItem] = field(default_factory=list)
+    # What a Fold tallied as it went (claims per tier; each source id's first claim's tier),
+    # so a large article's stats take no pass over its claims. None: count them here.
+    tallies: tuple[Counter, dict[str, str]] | None = field(default=None, compare=False)
 
     def source_tiers(self) -> dict[str, str]:
         """The tier of each source's first imported claim: the page shows it next to the source."""
+        if self.tallies is not None:
+            return dict(self.tallies[1])
         tiers: dict[str, str] = {}
         for claim in self.claims:
             if claim.sid is not None:
@@ -170,7 +165,7 @@ class ArticleLedger:
     def stats(self, pending: int = 0) -> ArticleStats:
         by_kind = Counter(source.kind for source in self.sources)
         groups = Counter(source.group for source in self.sources)
-        claims = Counter(claim.tier for claim in self.claims)
+        claims = self.tallies[0] if self.tallies else Counter(c.tier for c in self.claims)
         sources = {group: groups.get(group, 0) for group in SOURCE_GROUPS}
         tiers = {tier: claims.get(tier, 0) for tier in TIERS}
         answered = sum(1 for q in self.questions if q.answered_by)
@@ -195,72 +190,98 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _source(seq: int, sid: str, payload: Mapping[str, Any]) -> SourceItem:
-    return SourceItem(
-        seq=seq,
-        sid=sid,
-        kind=_text(payload.get("kind")) or "other",
-        title=_text(payload.get("title")),
-        platform=payload.get("platform") if payload.get("platform") else None,
-        summary=_text(payload.get("summary")),
-        evidence_type=_text(payload.get("evidence_type")) or None,
+def _source(seq: int, sid: str, p: Mapping[str, Any]) -> SourceItem:
+    kind, evidence_type = _text(p.get("kind")) or "other", _text(p.get("evidence_type")) or None
+    title, summary = _text(p.get("title")), _text(p.get("summary"))
+    return SourceItem(seq, sid, kind, title, p.get("platform") or None, summary, evidence_type)
+
+
+class Fold:
+    """An article's entries folded so far, to which later entries can be added.
+
+    The ledger only grows, so a reader that keeps a Fold (the web pages do, per article) adds
+    the entries appended since instead of folding every entry again; :meth:`ledger` gives what
+    :func:`fold` of all the rows would. Rows must come in seq order: the first entry for a
+    source id is the one that counts.
+    """
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self._ledger = ArticleLedger(slug)
+        self._sids: set[str] = set()
+        self._answers: dict[int, list[int]] = {}  # node id -> seqs of the evidence naming it
+        self._asked: list[tuple[int, int, str, str]] = []  # (seq, node id, question, asker)
+        self._questions: list[QuestionItem] | None = []  # built from the two above, or None
+        self._tiers: Counter = Counter()  # claims per tier
+        self._first: dict[str, str] = {}  # source id -> the tier of its first claim
+
+    def __len__(self) -> int:
+        """Items held (sources, claims, questions): what a cache of folds bounds."""
+        return len(self._ledger.sources) + len(self._ledger.claims) + len(self._asked)
+
+    def add(self, rows: Iterable[Any]) -> Fold:
+        for row in rows:
+            payload = json.loads(row.payload) if isinstance(row.payload, str) else row.payload
+            if isinstance(payload, dict):
+                self._add(row.seq, row.kind, payload)
+        return self
+
+    def _add(self, seq: int, kind: str, payload: dict[str, Any]) -> None:
+        ledger = self._ledger
+        if kind == "article":
+            ledger.article, ledger.article_seq = payload, seq
+        elif kind == "source":
+            sid = _text(payload.get("sid"))
+            if sid and sid not in self._sids:
+                self._sids.add(sid)
+                ledger.sources.append(_source(seq, sid, payload))
+        elif kind == "question" and (node_id := _int(payload.get("node_id"))) is not None:
+            self._asked.append(
+                (seq, node_id, _text(payload.get("question")), _text(payload.get("asker")))
+            )
+            self._questions = None
+        elif kind in ("claim", "evidence"):
+            if kind == "evidence" and payload.get("status", "approved") != "approved":
+                return
+            node_id = _int(payload.get("node_id"))
+            if kind == "evidence" and node_id is not None:
+                self._answers.setdefault(node_id, []).append(seq)
+                self._questions = None
+            if payload.get("tier") in TIERS:
+                claim = _claim(seq, kind, node_id, payload)
+                ledger.claims.append(claim)
+                self._tiers[claim.tier] += 1
+                if claim.sid is not None:
+                    self._first.setdefault(claim.sid, claim.tier)
+
+    def ledger(self) -> ArticleLedger:
+        """What the entries so far add up to; entries added later do not change it."""
+        if self._questions is None:
+            answers = self._answers
+            self._questions = [
+                QuestionItem(seq, node_id, question, asker, tuple(answers.get(node_id, ())))
+                for seq, node_id, question, asker in self._asked
+            ]
+        done, tallies = self._ledger, (Counter(self._tiers), dict(self._first))
+        items = list(done.sources), list(done.claims), list(self._questions)
+        return ArticleLedger(self.slug, done.article, done.article_seq, *items, tallies)
+
+
+def _claim(seq: int, kind: str, node_id: int | None, payload: Mapping[str, Any]) -> ClaimItem:
+    text = _text(payload.get("text") or payload.get("summary") or payload.get("paste"))
+    cited = payload.get("identifiers")
+    cited = cited if isinstance(cited, dict) else {}
+    # Interned: every payload decodes its own copy of the same few tiers, kinds and source ids.
+    sid = _text(payload.get("sid")) or None
+    return ClaimItem(
+        seq, intern(kind), intern(payload["tier"]), text, sid and intern(sid), node_id, cited
     )
 
 
 def fold(slug: str, rows: Iterable[Any]) -> ArticleLedger:
     """Rows must come in seq order: an answer can only name a question asked before it, and
     the first entry for a source id is the one that counts."""
-    ledger = ArticleLedger(slug)
-    seen_sids: set[str] = set()
-    answers: dict[int, list[int]] = {}
-    questions: list[tuple[int, Mapping[str, Any]]] = []
-    for row in rows:
-        payload = json.loads(row.payload) if isinstance(row.payload, str) else row.payload
-        if not isinstance(payload, dict):
-            continue
-        if row.kind == "article":
-            ledger.article, ledger.article_seq = payload, row.seq
-        elif row.kind == "source":
-            sid = _text(payload.get("sid"))
-            if sid and sid not in seen_sids:
-                seen_sids.add(sid)
-                ledger.sources.append(_source(row.seq, sid, payload))
-        elif row.kind == "question" and _int(payload.get("node_id")) is not None:
-            questions.append((row.seq, payload))
-        elif row.kind in ("claim", "evidence"):
-            if row.kind == "evidence" and payload.get("status", "approved") != "approved":
-                continue
-            node_id = _int(payload.get("node_id"))
-            if row.kind == "evidence" and node_id is not None:
-                answers.setdefault(node_id, []).append(row.seq)
-            tier = payload.get("tier")
-            if tier in TIERS:
-                text = payload.get("text") or payload.get("summary") or payload.get("paste")
-                sid = _text(payload.get("sid")) or None
-                cited = payload.get("identifiers")
-                ledger.claims.append(
-                    ClaimItem(
-                        row.seq,
-                        row.kind,
-                        tier,
-                        _text(text),
-                        sid=sid,
-                        node_id=node_id,
-                        identifiers=cited if isinstance(cited, dict) else {},
-                    )
-                )
-    for seq, payload in questions:
-        node_id = payload["node_id"]
-        ledger.questions.append(
-            QuestionItem(
-                seq=seq,
-                node_id=node_id,
-                question=_text(payload.get("question")),
-                asker=_text(payload.get("asker")),
-                answered_by=tuple(answers.get(node_id, ())),
-            )
-        )
-    return ledger
+    return Fold(slug).add(rows).ledger()
 
 
 def load_ledgers(session: Session, slugs: Iterable[str]) -> dict[str, ArticleLedger]:

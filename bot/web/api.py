@@ -2,7 +2,8 @@
 
 Everything here is read-only and public, so every response may be read from any origin.
 Ledger entries never change once written; pages of them carry an ETag built from the seqs
-and hashes they contain, so mirrors can poll cheaply with ``If-None-Match``.
+and hashes they contain, so mirrors can poll cheaply with ``If-None-Match``. The article
+responses are cached by the ledger head they were made at (``bot.web.cache``, as the pages).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot.catalogue.articles import find_article
 from bot.ops.services import current as current_services
+from bot.web.cache import article_ledger, article_ledgers, cached
 from bot.web.limits import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX
 from bot.web.openapi import document
 from ledger.article_counts import declared
@@ -25,7 +27,7 @@ from ledger.article_sections import SOURCE_SECTIONS
 from ledger.chain import head, public_entry
 from ledger.checkpoints import head_summary
 from ledger.models import TIERS, Article, LedgerEntry
-from ledger.stats import ArticleLedger, load_ledgers, pending_counts
+from ledger.stats import ArticleLedger, pending_counts
 from ledger.tree import CannotServe
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -134,19 +136,31 @@ def openapi():
 @bp.get("/articles")
 def articles():
     with _read_session() as session:
+        now = head(session)
         rows = session.scalars(select(Article).order_by(Article.slug)).all()
-        ledgers = load_ledgers(session, [a.slug for a in rows])
         pending = pending_counts(session, [a.slug for a in rows])
-    return jsonify(articles=[article_json(a, ledgers[a.slug], pending[a.slug]) for a in rows])
+
+        def body():
+            ledgers = article_ledgers(session, [a.slug for a in rows], now)
+            return jsonify(
+                articles=[article_json(a, ledgers[a.slug], pending[a.slug]) for a in rows]
+            )
+
+        return cached(now, ("api.articles", tuple(pending.items())), body)
 
 
 @bp.get("/articles/<slug>")
 def article(slug: str):
     with _read_session() as session:
         found = _find_article(session, slug)
-        ledger = load_ledgers(session, [found.slug])[found.slug]
+        now = head(session)
         pending = pending_counts(session, [found.slug])[found.slug]
-    return jsonify(article_json(found, ledger, pending, detail=True))
+
+        def body():
+            ledger = article_ledger(session, found.slug, now)
+            return jsonify(article_json(found, ledger, pending, detail=True))
+
+        return cached(now, ("api.article", found.slug, pending), body)
 
 
 @bp.get("/articles/<slug>/claims")
@@ -156,17 +170,27 @@ def claims(slug: str):
         raise ApiError(400, "bad_request", "tier must be one of: " + ", ".join(TIERS))
     with _read_session() as session:
         found = _find_article(session, slug)
-        ledger = load_ledgers(session, [found.slug])[found.slug]
-    items = [c.as_dict() for c in ledger.claims if tier is None or c.tier == tier]
-    return jsonify(slug=found.slug, tier=tier, claims=items)
+        now = head(session)
+
+        def body():
+            ledger = article_ledger(session, found.slug, now)
+            items = [c.as_dict() for c in ledger.claims if tier is None or c.tier == tier]
+            return jsonify(slug=found.slug, tier=tier, claims=items)
+
+        return cached(now, ("api.claims", found.slug, tier), body)
 
 
 @bp.get("/articles/<slug>/questions")
 def questions(slug: str):
     with _read_session() as session:
         found = _find_article(session, slug)
-        ledger = load_ledgers(session, [found.slug])[found.slug]
-    return jsonify(slug=found.slug, questions=[q.as_dict() for q in ledger.questions])
+        now = head(session)
+
+        def body():
+            ledger = article_ledger(session, found.slug, now)
+            return jsonify(slug=found.slug, questions=[q.as_dict() for q in ledger.questions])
+
+        return cached(now, ("api.questions", found.slug), body)
 
 
 @bp.get("/ledger")

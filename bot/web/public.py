@@ -7,6 +7,10 @@ count it leads with comes from ``ledger.stats`` (the ledger entries, "catalogued
 as the JSON API; what the published article declared stands beside them, labelled as declared
 (``ledger.article_counts``). Pages show people's text through ``redact_numbers``; the JSON API
 cannot (entries must stay byte-exact to verify).
+
+Every page is cached by the ledger head it was made at, with whatever else it shows that is
+not in the ledger (evidence waiting for review, the latest checkpoint) in its key, and an
+article's entries are folded once per process and then extended (``bot.web.cache``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import select
 from bot.catalogue.articles import find_article
 from bot.catalogue.safety import asks_for_advice
 from bot.ops.services import current as current_services
+from bot.web.cache import article_ledger, cached
 from bot.web.charts import timeline
 from bot.web.links import channels, identifier_links
 from bot.web.summaries import summary
@@ -34,9 +39,7 @@ from ledger.stats import (
     ArticleLedger,
     ArticleStats,
     SourceItem,
-    load_ledgers,
     pending_counts,
-    stats_for,
 )
 
 # Templates and style.css live in the app's own bot/web/templates and bot/web/static.
@@ -69,13 +72,19 @@ def _chart(claims: dict[str, int]) -> list[dict]:
 @bp.get("/")
 def index():
     with _read_session() as session:
+        now = head(session)
         articles = session.scalars(select(Article).order_by(Article.slug)).all()
-        stats = stats_for(session, [a.slug for a in articles])
-        head_seq, head_hash = head(session)
-    rows = [(a, stats[a.slug]) for a in articles]
-    return render_template(
-        "index.html", rows=rows, formula=FORMULA, head_seq=head_seq, head_hash=head_hash
-    )
+        pending = pending_counts(session, [a.slug for a in articles])
+
+        def page():
+            rows = [
+                (a, article_ledger(session, a.slug, now).stats(pending[a.slug])) for a in articles
+            ]
+            return render_template(
+                "index.html", rows=rows, formula=FORMULA, head_seq=now[0], head_hash=now[1]
+            )
+
+        return cached(now, ("index", tuple(pending.items())), page)
 
 
 # The catalogued inventory, in the published order; a row takes the published label when the
@@ -174,11 +183,18 @@ def article(slug: str):
             return render_template(
                 "error.html", title="Not found", message=f"There is no article “{slug}” yet."
             ), 404
-        ledger = load_ledgers(session, [found.slug])[found.slug]
-        stats = ledger.stats(pending_counts(session, [found.slug])[found.slug])
-        head_seq, head_hash = head(session)
-        tiers = {claim.seq: claim.tier for claim in ledger.claims}
-        growth = timeline(session, found.slug, tiers)
+        now = head(session)
+        pending = pending_counts(session, [found.slug])[found.slug]
+        return cached(
+            now, ("article", found.slug, pending), lambda: _article(session, found, now, pending)
+        )
+
+
+def _article(session, found: Article, now: tuple[int, str], pending: int) -> str:
+    ledger = article_ledger(session, found.slug, now)
+    stats = ledger.stats(pending)
+    tiers = {claim.seq: claim.tier for claim in ledger.claims}
+    growth = timeline(session, found.slug, tiers)
     declared = declared_counts(sections_of(ledger.article), stats)
     return render_template(
         "article.html",
@@ -198,8 +214,8 @@ def article(slug: str):
         answered_questions=[q for q in ledger.questions if q.status == "answered"],
         formula=FORMULA,
         article_seq=ledger.article_seq,
-        head_seq=head_seq,
-        head_hash=head_hash,
+        head_seq=now[0],
+        head_hash=now[1],
     )
 
 
@@ -212,16 +228,24 @@ def ledger():
         ), 400
     page = int(raw)
     with _read_session() as session:
-        head_seq, head_hash = head(session)
+        now = head(session)
         checkpoint = latest_checkpoint(session.connection())
-        top = head_seq - (page - 1) * LEDGER_PAGE_SIZE
-        rows = session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.seq <= top)
-            .order_by(LedgerEntry.seq.desc())
-            .limit(LEDGER_PAGE_SIZE)
-        ).all()
-        entries = [public_entry(row) for row in rows]
+        size = checkpoint.size if checkpoint is not None else None
+        return cached(
+            now, ("ledger", page, size), lambda: _ledger_page(session, page, now, checkpoint)
+        )
+
+
+def _ledger_page(session, page: int, now: tuple[int, str], checkpoint):
+    head_seq, head_hash = now
+    top = head_seq - (page - 1) * LEDGER_PAGE_SIZE
+    rows = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.seq <= top)
+        .order_by(LedgerEntry.seq.desc())
+        .limit(LEDGER_PAGE_SIZE)
+    ).all()
+    entries = [public_entry(row) for row in rows]
     pages = max(1, -(-head_seq // LEDGER_PAGE_SIZE))
     if page > pages:
         return render_template(
