@@ -211,17 +211,36 @@ def enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str) -> Job:
     return job
 
 
-def enqueue_send(queue: Queue, outbound_id: int) -> Job:
-    return queue.enqueue(
-        SEND_JOB,
-        outbound_id,
-        job_id=send_job_id(queue.name, outbound_id),
-        retry=SEND_RETRY,
-        job_timeout=JOB_TIMEOUT_S,
-        result_ttl=RESULT_TTL_S,
-        failure_ttl=FAILURE_TTL_S,
-        at_front=True,
-    )
+def enqueue_send(queue: Queue, outbound_id: int, *, pipeline=None, in_s: float = 0) -> Job:
+    """The send job of one outbox row, at the front of the queue (a reply someone waits for),
+    or ``in_s`` seconds from now (a retry's back-off, run by the worker's scheduler)."""
+    options = {
+        "job_id": send_job_id(queue.name, outbound_id),
+        "retry": SEND_RETRY,
+        "job_timeout": JOB_TIMEOUT_S,
+        "result_ttl": RESULT_TTL_S,
+        "failure_ttl": FAILURE_TTL_S,
+    }
+    if in_s:
+        return queue.enqueue_in(timedelta(seconds=in_s), SEND_JOB, outbound_id, **options)
+    return queue.enqueue(SEND_JOB, outbound_id, at_front=True, pipeline=pipeline, **options)
+
+
+def enqueue_new(queue: Queue, *, sends: list[int], media_deletes: list[int]) -> None:
+    """Jobs for rows this very transaction created, so no job of theirs can exist yet: queued
+    without asking RQ about them first, all in one pipeline (one round trip). Best effort, as
+    ever: what cannot be queued now is queued by the sweeper."""
+    if not sends and not media_deletes:
+        return
+    try:
+        with queue.connection.pipeline() as pipe:
+            for outbound_id in sends:
+                enqueue_send(queue, outbound_id, pipeline=pipe)
+            for row_id in media_deletes:
+                enqueue_media_delete(queue, row_id, pipeline=pipe)
+            pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("could not queue %s job(s) (%s); the sweeper will", len(sends), exc)
 
 
 def try_enqueue_sends(queue: Queue, outbound_ids: list[int]) -> None:
@@ -239,7 +258,7 @@ def try_enqueue_sends(queue: Queue, outbound_ids: list[int]) -> None:
             return
 
 
-def enqueue_media_delete(queue: Queue, row_id: int) -> Job:
+def enqueue_media_delete(queue: Queue, row_id: int, *, pipeline=None) -> Job:
     return queue.enqueue(
         MEDIA_DELETE_JOB,
         row_id,
@@ -248,6 +267,7 @@ def enqueue_media_delete(queue: Queue, row_id: int) -> Job:
         job_timeout=JOB_TIMEOUT_S,
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
+        pipeline=pipeline,
     )
 
 

@@ -1,15 +1,24 @@
-"""The inbound job: one message handled in one transaction.
+"""The inbound job: one message handled in one transaction, and its reply sent by the same job.
 
-The claim (status received → done), the handler's writes, the ledger append and the outbound
-rows commit together or not at all, so a crash at any point leaves the message to be redone
-from scratch. Replies are sent by their own jobs (``bot.worker.sending``), queued after the
-commit. Evidence that came with files has them fetched and stored first, outside any
-transaction (``bot.worker.media``); Twilio's copies are deleted by their own jobs after it.
+First a look without writing (the message, its command, whether the sender moderates): that
+is all the work that talks to the network — fetching an evidence item's files from Twilio
+(``bot.worker.media``) and the rate limit's Redis round trip — so none of it happens while
+the database's write lock is held. Then one transaction: the claim (status received → done,
+with the command's name, in one UPDATE), one contact upsert, the handler's writes, the ledger
+append and the outbox rows commit together or not at all, so a crash at any point leaves the
+message to be redone from scratch. After the commit, notices to other people and deletes of
+Twilio's copies are queued as jobs of their own (one Redis round trip), and the reply is sent
+right here by the same exactly-once path the send job uses (``bot.worker.sending``): its row
+is claimed and committed before Twilio is called, and a failed send becomes a send job with
+back-off. One job per message, in the common case: RQ's own bookkeeping per job was ~40% of
+the worker's CPU when every reply was a second job.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,9 +28,10 @@ from bot.handlers.context import Context, Outcome
 from bot.media.collect import forget
 from bot.messaging import outbox
 from bot.messaging.addresses import mask
-from bot.messaging.models import Contact, InboundMessage, OutboundMessage
+from bot.messaging.contacts import contact_for
+from bot.messaging.models import InboundMessage, OutboundMessage
 from bot.messaging.outbox import Notice
-from bot.messaging.queueing import try_enqueue_media_deletes, try_enqueue_sends
+from bot.messaging.queueing import enqueue_new, try_enqueue_media_deletes, try_enqueue_sends
 from bot.moderation.accounts import is_moderator
 from bot.ops import logs
 from bot.ops import services as services_module
@@ -30,56 +40,53 @@ from bot.worker import failpoints, rate_limit
 from bot.worker.media import fetch_files, pending_copies, record_twilio_copies, store_of
 from bot.worker.observe import now, observed
 from bot.worker.rate_limit import Verdict
-from ledger.db import insert_ignoring_conflicts, transaction
+from bot.worker.sending import deliver_reply
+from ledger.db import transaction
 from ledger.decisions import paste_digest_key
 from ledger.pseudonym import pseudonym
 
 log = logging.getLogger(__name__)
 
 
-class _FilesFirst(Exception):
-    """The message is evidence with files, not yet fetched: roll back and fetch them first."""
+@dataclass
+class _Seen:
+    """What the message is, read before any write: enough to fetch its files and check its
+    rate limit (HTTP and Redis) without holding the database's write lock."""
 
-    def __init__(self, items: list[dict], message_sid: str) -> None:
-        super().__init__()
-        self.items, self.message_sid = items, message_sid
+    inbound: InboundMessage
+    command: Any
+    is_moderator: bool
+    handle: str
 
 
 @observed
 def process_inbound(inbound_id: int) -> str:
     failpoints.hit("inbound_started")
     services = services_module.current()
-    try:
-        return _process(services, inbound_id, None)
-    except _FilesFirst as needed:  # fetched outside any transaction (bot.worker.media)
-        files = fetch_files(services, needed.items, needed.message_sid)
-        return _process(services, inbound_id, files)
-
-
-def _process(services, inbound_id: int, files: list[dict] | None) -> str:
+    seen = _look(services, inbound_id)
+    if seen is None:
+        return _rerun(services, inbound_id)
+    inbound, items = seen.inbound, list(seen.inbound.media or [])
+    logs.bind(message_sid=inbound.message_sid)
+    files = None
+    if items and isinstance(seen.command, Ingest):  # evidence with files: fetch them first
+        files = fetch_files(services, items, inbound.message_sid)
+    verdict = Verdict.OK if seen.is_moderator else _rate_limit(services, seen)
+    name = type(seen.command).__name__
+    name = name if verdict is Verdict.OK else f"RateLimited({name})"
     with transaction(services.sessions) as session:
         claimed = session.execute(
             update(InboundMessage)
             .where(InboundMessage.id == inbound_id, InboundMessage.status == "received")
-            .values(status="done", processed_at=now())
+            .values(status="done", processed_at=now(), command=name)
         ).rowcount
         if claimed:
-            inbound = session.get(InboundMessage, inbound_id)
-            logs.bind(message_sid=inbound.message_sid)
-            items = list(inbound.media or [])
-            command = parse_message(inbound.body, inbound.button_payload, has_media=bool(items))
-            if items and files is None and isinstance(command, Ingest):
-                raise _FilesFirst(items, inbound.message_sid)
-            inbound.command = type(command).__name__
-            ctx = _context(session, services, inbound)
-            ctx.media = files or []
-            verdict = _rate_limit(services, ctx)
+            ctx = _context(session, services, seen, files or [])
             if verdict is Verdict.OK:
-                outcome = dispatch(command, ctx)
+                outcome = dispatch(seen.command, ctx)
             else:
-                inbound.command = f"RateLimited({inbound.command})"
                 outcome = Outcome(rate_limit.NOTICE if verdict is Verdict.NOTICE else None)
-            new_sends = _store_outcome(session, services, ctx, outcome)
+            replies, notices = _store_outcome(session, services, ctx, outcome)
             copies = record_twilio_copies(
                 session, services.settings, inbound_id, inbound.message_sid, items
             )
@@ -88,78 +95,83 @@ def _process(services, inbound_id: int, files: list[dict] | None) -> str:
                 "inbound %s from %s handled as %s",
                 inbound.message_sid,
                 mask(inbound.from_number),
-                inbound.command,
+                name,
             )
     failpoints.hit("after_commit")
-    if not claimed:  # a re-run: queue whatever the first run committed but never queued
-        with services.read_sessions() as session:
-            new_sends = session.scalars(
-                select(OutboundMessage.id).where(
-                    OutboundMessage.inbound_id == inbound_id, OutboundMessage.status == "pending"
-                )
-            ).all()
-            copies = pending_copies(session, inbound_id)
-    elif outcome.forget_media:
+    if not claimed:  # another run got there between our look and our claim
+        return _rerun(services, inbound_id)
+    if outcome.forget_media:
         with services.read_sessions() as session:
             forget(session, store_of(services.settings), outcome.forget_media)
-    try_enqueue_sends(services.queue, list(new_sends))
+    # New rows: no job of theirs can exist yet, so queue them without asking RQ (one round
+    # trip), then send the reply from this job — the claim-before-call commit keeps it once.
+    enqueue_new(services.queue, sends=notices, media_deletes=copies)
+    for outbound_id in replies:
+        deliver_reply(services, outbound_id)
+    return "handled"
+
+
+def _look(services, inbound_id: int) -> _Seen | None:
+    with services.read_sessions() as session:
+        inbound = session.get(InboundMessage, inbound_id)
+        if inbound is None or inbound.status != "received":
+            return None
+        command = parse_message(inbound.body, inbound.button_payload, has_media=bool(inbound.media))
+        moderator = is_moderator(session, services.settings, inbound.from_number)
+    return _Seen(inbound, command, moderator, pseudonym(inbound.from_number, services.secret_key))
+
+
+def _rerun(services, inbound_id: int) -> str:
+    """Handled before (a retry, a sweep, a race): queue whatever that run committed but never
+    queued — sends still pending, Twilio copies still there."""
+    with services.read_sessions() as session:
+        sends = session.scalars(
+            select(OutboundMessage.id).where(
+                OutboundMessage.inbound_id == inbound_id, OutboundMessage.status == "pending"
+            )
+        ).all()
+        copies = pending_copies(session, inbound_id)
+    try_enqueue_sends(services.queue, list(sends))
     try_enqueue_media_deletes(services.queue, copies)
-    return "handled" if claimed else "already handled"
+    return "already handled"
 
 
-def _rate_limit(services, ctx: Context) -> Verdict:
-    if ctx.is_moderator:
-        return Verdict.OK
+def _rate_limit(services, seen: _Seen) -> Verdict:
     settings = services.settings
     return rate_limit.check(
         services.redis,
         settings.redis_key("rl"),
-        ctx.pseudonym,  # per number, whichever channel; and no phone numbers in Redis keys
-        ctx.inbound.body,
-        ctx.inbound.message_sid,
+        seen.handle,  # per number, whichever channel; and no phone numbers in Redis keys
+        seen.inbound.body,
+        seen.inbound.message_sid,
         limit=settings.rate_limit_count,
         window_s=settings.rate_limit_window_s,
     )
 
 
-def _context(session: Session, services, inbound: InboundMessage) -> Context:
-    settings = services.settings
-    handle = pseudonym(inbound.from_number, services.secret_key)
-    insert_ignoring_conflicts(
-        session,
-        Contact.__table__,
-        {
-            "channel": inbound.channel,
-            "number": inbound.from_number,
-            "pseudonym": handle,
-            "opted_out": False,
-            "created_at": now(),
-        },
-    )
-    contact = session.scalars(
-        select(Contact)
-        .where(Contact.channel == inbound.channel, Contact.number == inbound.from_number)
-        .with_for_update()
-    ).one()
-    contact.last_inbound_at = inbound.received_at
+def _context(session: Session, services, seen: _Seen, files: list[dict]) -> Context:
+    inbound = seen.inbound
     return Context(
         session=session,
-        settings=settings,
-        contact=contact,
+        settings=services.settings,
+        contact=contact_for(session, inbound, seen.handle),
         inbound=inbound,
-        pseudonym=handle,
-        is_moderator=is_moderator(session, settings, inbound.from_number),
+        pseudonym=seen.handle,
+        is_moderator=seen.is_moderator,
         now=now(),
         paste_key=paste_digest_key(services.secret_key),
         log_key=services.log_key,
+        media=files,
     )
 
 
-def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -> list[int]:
-    """Outbox rows for the reply and notices; their ids, to queue once committed."""
+def _store_outcome(
+    session: Session, services, ctx: Context, outcome: Outcome
+) -> tuple[list[int], list[int]]:
+    """Outbox rows for the reply and for notices to others; their ids, (replies, notices)."""
     inbound = ctx.inbound
     settings = services.settings
-    ids: list[int] = []
+    replies: list[int] = []
     if outcome.reply:
         reply = Notice(
             inbound.channel,
@@ -169,7 +181,7 @@ def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -
             outcome.reply_kind,
             outcome.buttons,
         )
-        ids = outbox.store(
+        replies = outbox.store(
             session,
             settings,
             [reply],
@@ -177,6 +189,7 @@ def _store_outcome(session: Session, services, ctx: Context, outcome: Outcome) -
             inbound_to=inbound.to_number,
             max_segments=outcome.max_segments,
         )
-    return ids + outbox.store(
+    notices = outbox.store(
         session, settings, outcome.notices, inbound_id=inbound.id, inbound_to=inbound.to_number
     )
+    return replies, notices

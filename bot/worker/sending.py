@@ -1,8 +1,12 @@
-"""The sending job: one outbound row handed to Twilio, exactly once.
+"""Sending: one outbound row handed to Twilio, exactly once.
 
 A text handed to Twilio cannot be taken back, so the row is claimed (pending → sending) and
 committed *before* the API call: no crash or retry can send it twice. A send whose answer was
 lost is reconciled by the sweeper against Twilio's message list, never simply resent.
+
+``deliver`` is that path. The inbound job calls it for the reply it has just committed
+(``deliver_reply``: one job per message); the send job (``send_outbound``) runs it for
+notices to other people, for retries, and for whatever the sweeper finds still pending.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import json
 import logging
 from datetime import UTC, timedelta
 
+import redis
 import requests
 from sqlalchemy import null, select, update
 from twilio.base.exceptions import TwilioRestException
 
 from bot.messaging.addresses import format_address, mask
 from bot.messaging.models import Contact, InboundMessage, OutboundMessage
-from bot.messaging.queueing import MAX_SEND_ATTEMPTS
+from bot.messaging.queueing import MAX_SEND_ATTEMPTS, SEND_RETRY, enqueue_send
 from bot.ops import logs
 from bot.ops import services as services_module
 from bot.worker import failpoints
@@ -99,8 +104,27 @@ def _in_session_window(contact: Contact | None) -> bool:
 
 @observed
 def send_outbound(outbound_id: int) -> str:
+    return deliver(services_module.current(), outbound_id)
+
+
+def deliver_reply(services, outbound_id: int) -> str:
+    """Send a reply from the job that wrote it (``bot.worker.inbound``): the same claim, call
+    and record as the send job; a send Twilio could not take now becomes that job, with its
+    first back-off, rather than failing the message."""
+    try:
+        return deliver(services, outbound_id)
+    except TransientSendError as exc:
+        log.warning("outbound %s: %s; retrying as a send job", outbound_id, exc)
+        try:
+            enqueue_send(services.queue, outbound_id, in_s=SEND_RETRY.intervals[0])
+        except redis.RedisError as lost:  # the sweeper queues pending rows it finds
+            log.warning("could not queue outbound %s (%s); the sweeper will", outbound_id, lost)
+        return "retrying"
+
+
+def deliver(services, outbound_id: int) -> str:
+    """One outbound row to Twilio, exactly once (see the module docstring)."""
     failpoints.hit("send_started")
-    services = services_module.current()
     message = _claim_send(services, outbound_id)
     if message is None:
         return "nothing to send"

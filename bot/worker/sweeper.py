@@ -129,19 +129,29 @@ def _sweep_inbound(session, queue: Queue, before: datetime, now: datetime, repor
 
 
 def _sweep_outbound(session, queue: Queue, before: datetime, now: datetime, report) -> None:
-    waiting = session.scalars(
-        select(OutboundMessage.id)
+    """Pending sends whose job is gone. A reply is sent by the inbound job that wrote it, so a
+    pending reply with no send job may mean that job died after its commit: what it left in
+    RQ (a started entry of a dead worker) is cleared too, or RQ would retry it later."""
+    waiting = session.execute(
+        select(OutboundMessage.id, InboundMessage.message_sid)
+        .outerjoin(InboundMessage, OutboundMessage.inbound_id == InboundMessage.id)
         .where(OutboundMessage.status == "pending", OutboundMessage.updated_at < before)
         .order_by(OutboundMessage.id)
         .limit(BATCH)
     ).all()
-    live = live_job_ids(queue, [send_job_id(queue.name, i) for i in waiting], now)
-    for outbound_id in waiting:
+    handlers = {inbound_job_id(sid) for _, sid in waiting if sid}
+    live = live_job_ids(
+        queue, [send_job_id(queue.name, i) for i, _ in waiting] + sorted(handlers), now
+    )
+    for outbound_id, sid in waiting:
         job_id = send_job_id(queue.name, outbound_id)
-        if job_id not in live:
-            forget_dead_run(queue, job_id)
-            enqueue_send(queue, outbound_id)
-            report.outbound_queued += 1
+        if job_id in live:
+            continue
+        if sid and inbound_job_id(sid) not in live:
+            forget_dead_run(queue, inbound_job_id(sid))
+        forget_dead_run(queue, job_id)
+        enqueue_send(queue, outbound_id)
+        report.outbound_queued += 1
 
 
 def _sweep_twilio_media(services, queue: Queue, now: datetime) -> int:

@@ -59,7 +59,7 @@ def test_json_lines_carry_message_sid_and_job_id_and_no_secrets(services, client
     sends = [r for r in records if r["logger"] == "bot.worker.sending" and "sent to" in r["msg"]]
     assert len(sends) == 1
     assert sends[0]["message_sid"] == sid
-    assert sends[0]["job_id"].startswith("send-")
+    assert sends[0]["job_id"] == f"inbound-{sid}"  # the reply goes out from the message's job
     assert sent["sid"] in sends[0]["msg"]
 
     # Outside a request or a job, nothing is bound.

@@ -63,6 +63,7 @@ class TestTwoDeploymentsShareOneRedis:
     def test_limits_locks_and_job_ids_stay_apart(
         self, client, services, twilio, tmp_path, _sqlite_dbs, redis_conn
     ):
+        from bot.messaging.queueing import enqueue_send
         from bot.ops.services import Services
         from bot.web.app import create_app
         from tests.support.settings import make_settings
@@ -88,6 +89,8 @@ class TestTwoDeploymentsShareOneRedis:
             assert len(reply) == 1 and reply[0] != NOTICE
             for deployment in (services, other):
                 assert sweep_lock_taken(deployment)
+                # Replies go out from the inbound job; a retried one becomes a send job.
+                enqueue_send(deployment.queue, 1, in_s=60)
             keys = {key.decode() for key in redis_conn.keys("*")}
         finally:
             other.close()

@@ -72,11 +72,13 @@ def _assert_left_behind(services, failpoint: str) -> None:
     with services.sessions() as session:
         sid = session.scalar(select(InboundMessage.message_sid))
         outbound_id = session.scalar(select(OutboundMessage.id))
-    if failpoint == "send_started":
-        job = _job(services, send_job_id(queue.name, outbound_id))
-        assert job.get_status(refresh=False) == JobStatus.STARTED
-        return
     job_id = inbound_job_id(sid)
+    if failpoint == "send_started":  # the reply is sent by the inbound job, after its commit
+        assert _job(services, job_id).get_status(refresh=False) == JobStatus.STARTED
+        with services.sessions() as session:
+            assert session.get(OutboundMessage, outbound_id).status == "pending"
+        assert not services.redis.exists(f"rq:job:{send_job_id(queue.name, outbound_id)}")
+        return
     status = _job(services, job_id).get_status(refresh=False)
     if failpoint == "job_popped":
         assert status == JobStatus.QUEUED
