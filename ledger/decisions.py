@@ -165,7 +165,8 @@ def _checked(
             raise DecisionError(
                 f"Choose a tier for E{evidence_id}: human, preclinical or anecdotal."
             )
-    elif not (reason or "").strip():
+    elif not (reason or "").strip() and evidence.status == "pending":
+        # Decided already: no reason is needed to be told so (decide returns that decision).
         raise DecisionError(f"Say why E{evidence_id} is rejected: reject E{evidence_id} <reason>.")
     return evidence, tier
 

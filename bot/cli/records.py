@@ -31,14 +31,16 @@ def verify(ctx: click.Context) -> None:
                 result = verify_chain(conn, on_entry=lambda _seq: bar.update(1))
         else:
             result = verify_chain(conn)
-        files = verify_files(conn, MediaStore(services.settings.resolved_media_dir))
+        # A broken chain is reported alone: its entries' file lists are not to be trusted.
+        store = MediaStore(services.settings.resolved_media_dir)
+        files = verify_files(conn, store) if result.ok else None
     if not result.ok:
         click.echo(
             f"BROKEN at seq {result.bad_seq}: {result.reason} ({result.checked} entries checked)",
             err=True,
         )
         sys.exit(1)
-    if files.problems:
+    if files is not None and files.problems:
         for line in files.problems[:20]:
             click.echo(f"FILE {line}", err=True)
         click.echo(
@@ -47,7 +49,7 @@ def verify(ctx: click.Context) -> None:
             err=True,
         )
         sys.exit(1)
-    shown = f", {files.files} files" if files.files else ""
+    shown = f", {files.files} files" if files is not None and files.files else ""
     click.echo(
         f"ok: {result.checked} entries{shown}, head seq {result.head_seq} {result.head_hash}"
     )

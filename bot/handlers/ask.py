@@ -1,8 +1,8 @@
 """slug|question: record a question node, then answer from what the ledger already holds.
 
 An answer that cites the ledger offers two buttons (WhatsApp): "More" (MORE) and "Add
-evidence", whose tap is read as ``ingest slug|q:N|`` with nothing pasted yet and so answered
-with what to send (``bot.parsing.buttons``).
+evidence", whose tap (``AddEvidence``) is answered with the exact ``ingest`` line to send
+(``bot.handlers.conversation``).
 """
 
 from __future__ import annotations

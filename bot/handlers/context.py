@@ -38,6 +38,9 @@ class Outcome:
     # Stored files that may be unreferenced once this commits (a rejection's): the job asks
     # the media store to collect them after the commit (bot.media.collect).
     forget_media: tuple[str, ...] = ()
+    # The reply already says what became of the message's files (else a note is added that
+    # they were not kept).
+    files_answered: bool = False
 
 
 @dataclass

@@ -32,13 +32,15 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
             f"Ask first with {article.slug}|your question, then send "
             f"ingest {article.slug}|q:ID|your paste"
         )
-    kept = [m for m in ctx.media if m.get("status") == "kept"]
-    refused = [m for m in ctx.media if m.get("status") == "refused"]
+    arrived = _once(ctx.media)
+    kept = [m for m in arrived if m.get("status") == "kept"]
+    refused = [m for m in arrived if m.get("status") == "refused"]
     if not command.paste and not kept:
         return Outcome(
-            f"Nothing was queued: {_refusals(refused) or 'the message had no text'}. "
+            files_answered=True,
+            reply=f"Nothing was queued: {_refusals(refused) or 'the message had no text'}. "
             f"Send what the evidence says, or {ACCEPTED}, with "
-            f"ingest {article.slug}|q:{node.id}|your paste"
+            f"ingest {article.slug}|q:{node.id}|your paste",
         )
     analysis = analyze(command.paste, [m["content_type"] for m in kept])
     evidence = Evidence(
@@ -51,7 +53,7 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
         suggestion_reason=analysis.reason,
         source_kind=analysis.source_kind,
         identifiers=analysis.identifiers(),
-        media=ctx.media,
+        media=arrived,
     )
     ctx.session.add(evidence)
     ctx.session.flush()
@@ -61,11 +63,24 @@ def handle(command: Ingest, ctx: Context) -> Outcome:
     seen = f" Already in the ledger: {describe(known)}." if known else ""
     files = _files_line(kept, refused)
     return Outcome(
+        files_answered=True,
         notices=alerts(ctx.session, ctx.settings, ctx.now),
         reply=f"Evidence E{evidence.id} is queued for review on {article.title} q:{node.id} "
         f"(suggested tier: {analysis.suggested_tier}).{files}{seen} "
         "You will get a text when a moderator decides. Thank you!",
     )
+
+
+def _once(media: list[dict]) -> list[dict]:
+    """The same file sent twice in one message is one file of the item."""
+    seen: set[str] = set()
+    once = []
+    for item in media:
+        sha256 = item.get("sha256")
+        if sha256 is None or sha256 not in seen:
+            once.append(item)
+            seen.update([sha256] if sha256 else [])
+    return once
 
 
 def _files_line(kept: list[dict], refused: list[dict]) -> str:

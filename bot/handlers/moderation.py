@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.handlers.context import Context, Outcome
-from bot.media.evidence import kept_hashes, media_rows
+from bot.media.evidence import check_files_present, kept_hashes, media_rows
 from bot.messaging.sms import fit_lines
 from bot.moderation.notices import describe_item, review_buttons
 from bot.moderation.review import DecisionError, phone_decider, review
@@ -91,6 +91,8 @@ def _show(command: Show, ctx: Context) -> Outcome:
 def _decide(command: Approve | Reject, ctx: Context) -> Outcome:
     approve = isinstance(command, Approve)
     try:
+        if approve:
+            check_files_present(ctx.session, ctx.settings, command.evidence_id)
         done = review(
             ctx.session,
             command.evidence_id,

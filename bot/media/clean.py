@@ -16,7 +16,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ledger.media import sniff
 
@@ -29,9 +29,10 @@ LIMITS = {
     "application/pdf": 16 * MB,
 }
 MAX_BYTES = max(LIMITS.values())
-# A 5 MB file can decode to gigabytes ("decompression bomb"); 40 megapixels is a large phone
-# photo. Pillow's own guard warns at 89 MP and raises at twice that; ours refuses earlier.
-MAX_PIXELS = 40_000_000
+# A 5 MB file can decode to gigabytes ("decompression bomb"). 25 megapixels is more than a
+# 6000 x 4000 camera photo (WhatsApp sends at most 4096 px a side) and decodes to ~75 MB of
+# RGB; a flat 40 MP WebP of 1.6 KB peaked at 1.3 GB in review. Pillow's own guard is 89 MP.
+MAX_PIXELS = 25_000_000
 NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "application/pdf": "PDF"}
 _PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 ACCEPTED = "a JPEG, PNG or WebP picture or a PDF"
@@ -71,30 +72,53 @@ def clean(data: bytes, declared: str = "") -> Cleaned:
     return Cleaned(_reencode(data, kind), kind)
 
 
+# EXIF orientation (tag 0x0112) → the turn that makes the picture upright. Applied by hand:
+# ImageOps.exif_transpose also rewrites the EXIF block, and real cameras' malformed tags make
+# that raise (python-pillow/Pillow#4665, #6882); the EXIF is dropped anyway.
+ORIENTATION = 0x0112
+_UPRIGHT = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
 def _reencode(data: bytes, kind: str) -> bytes:
     fmt = _PIL_FORMAT[kind]
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data), formats=[fmt]) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise Refused(f"the picture is over {MAX_PIXELS // 1_000_000} megapixels")
-                if getattr(image, "n_frames", 1) > 1:
-                    raise Refused("animated pictures are not accepted; send a still")
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                return _encode(upright, fmt)
+            with Image.open(io.BytesIO(data), formats=[fmt, "MPO"]) as image:
+                return _upright_copy(image, fmt)
         except Refused:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise Refused(f"the picture is over {MAX_PIXELS // 1_000_000} megapixels") from None
-        except (
-            UnidentifiedImageError,
-            OSError,
-            SyntaxError,
-            ValueError,
-        ) as exc:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise Refused(f"the {NAMES[kind]} could not be read ({type(exc).__name__})") from None
+        except Exception as exc:  # a decoder's bug on a hostile file is a refusal, not a crash
+            raise Refused(f"the {NAMES[kind]} could not be read ({type(exc).__name__})") from None
+
+
+def _upright_copy(image: Image.Image, fmt: str) -> bytes:
+    if image.width * image.height > MAX_PIXELS:
+        raise Refused(f"the picture is over {MAX_PIXELS // 1_000_000} megapixels")
+    # A JPEG's extra frames (MPO: Android's Ultra HDR gain map, a stereo pair, a thumbnail)
+    # are not the picture: keep the first. A PNG or WebP with frames is an animation.
+    if getattr(image, "n_frames", 1) > 1 and fmt != "JPEG":
+        raise Refused("animated pictures are not accepted; send a still")
+    try:
+        orientation = int(image.getexif().get(ORIENTATION, 1))
+    except Exception:  # an unreadable EXIF block: nothing to turn by
+        orientation = 1
+    image.load()
+    for turn in _UPRIGHT.get(orientation, ()):
+        image = image.transpose(turn)
+    return _encode(image, fmt)
 
 
 def _encode(image: Image.Image, fmt: str) -> bytes:
@@ -107,12 +131,10 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
         image = image.convert("RGBA")
     elif fmt == "WEBP" and image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.mode else "RGB")
-    # Only the pixels: a new image with no info dict, so nothing is carried over by accident.
-    bare = Image.new(image.mode, image.size)
-    bare.paste(image)
-    if image.mode == "P":
-        bare.putpalette(image.getpalette() or [])
+    # Pillow's writers fall back to the image's own info (ICC profile, EXIF, text chunks) for
+    # what save() is not given: with an empty info dict only the pixels (and palette) remain.
+    image.info = {}
     out = io.BytesIO()
     options = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
-    bare.save(out, format=fmt, **options)
+    image.save(out, format=fmt, **options)
     return out.getvalue()

@@ -22,7 +22,9 @@ from ledger.models import Evidence
 
 log = logging.getLogger(__name__)
 
-GRACE_S = 3600.0
+# A file nothing uses may belong to a message whose job has fetched it and not yet committed
+# the item that uses it; no job outlives its 60 s timeout, so twice that is safe.
+GRACE_S = 120.0
 BATCH = 500
 
 
@@ -46,22 +48,29 @@ def wanted(session: Session, hashes: Iterable[str]) -> set[str]:
 
 
 def forget(
-    session: Session, store: MediaStore, hashes: Iterable[str], recent_s: float = 60.0
+    session: Session, store: MediaStore, hashes: Iterable[str], recent_s: float = GRACE_S
 ) -> int:
     """Delete those of ``hashes`` nothing uses any more (called after a rejection commits).
 
-    A file written in the last ``recent_s`` is kept: someone may have just sent it again."""
+    A file written in the last ``recent_s`` is kept: someone may have just sent it again
+    (the periodic collection removes it later, if nothing uses it by then)."""
     hashes = [h for h in dict.fromkeys(hashes) if SHA256.fullmatch(h)]
     keep = wanted(session, hashes)
     deleted = 0
     for sha256 in hashes:
-        path = store.path(sha256)
-        if sha256 in keep or not path.exists() or time.time() - path.stat().st_mtime < recent_s:
+        if sha256 in keep or not _older_than(store, sha256, recent_s):
             continue
         deleted += store.delete(sha256)
     if deleted:
         log.info("media store: %s file(s) of a rejected item deleted", deleted)
     return deleted
+
+
+def _older_than(store: MediaStore, sha256: str, seconds: float) -> bool:
+    try:
+        return time.time() - store.path(sha256).stat().st_mtime > seconds
+    except FileNotFoundError:
+        return False
 
 
 def collect(session: Session, store: MediaStore, grace_s: float = GRACE_S) -> int:
@@ -73,7 +82,12 @@ def collect(session: Session, store: MediaStore, grace_s: float = GRACE_S) -> in
         store.remove_temporary(name, grace_s)
     candidates = [name for name, _ in old if SHA256.fullmatch(name)]
     keep = wanted(session, candidates)
-    deleted = sum(store.delete(sha256) for sha256 in candidates if sha256 not in keep)
+    deleted = sum(
+        store.delete(sha256)
+        for sha256 in candidates
+        if sha256 not in keep and _older_than(store, sha256, grace_s)  # looked at again: a
+    )  # resend refreshes the time between our query and the delete
+
     if deleted or temporaries:
         log.info("media store: collected %s file(s), %s temporary", deleted, len(temporaries))
     return deleted

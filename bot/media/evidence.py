@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from bot.media.clean import describe
 from bot.media.models import EvidenceMedia, MediaFile
+from bot.media.store import MediaStore
 from ledger.db import ignoring_conflicts
+from ledger.decisions import DecisionError
 from ledger.models import Evidence
 
 
@@ -82,3 +84,19 @@ def media_rows(media: list | None) -> list[dict]:
         else:
             rows.append({"legacy": m.get("content_type") or "file"})
     return rows
+
+
+def check_files_present(session: Session, settings, evidence_id: int) -> None:
+    """Raise DecisionError when an item's stored file is gone: approving would commit the
+    ledger, forever, to a file nobody can serve (``ledgerbot verify`` would then fail)."""
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None or evidence.status != "pending":
+        return  # the review path says what there is to say
+    store = MediaStore(settings.resolved_media_dir)
+    gone = [n for n, sha256 in enumerate(kept_hashes(evidence), 1) if not store.exists(sha256)]
+    if gone:
+        which = ", ".join(str(n) for n in gone)
+        raise DecisionError(
+            f"E{evidence_id} cannot be approved: its file {which} is missing from the media "
+            f"store. Reject it (reject E{evidence_id} <reason>) or ask for it again."
+        )

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from bot.media.clean import MAX_BYTES, Refused, clean
 from bot.media.store import MediaStore
@@ -30,7 +33,7 @@ MEDIA_PATH = re.compile(
 )
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 10.0
-DEADLINE_S = 30.0  # a whole file, redirects included
+DEADLINE_S = 30.0  # all of a message's files, redirects included (the job's timeout is 60 s)
 MAX_REDIRECTS = 3
 CHUNK = 64 * 1024
 GONE = {404, 410}
@@ -53,6 +56,8 @@ class MediaRef:
 def twilio_media(url: str, settings, message_sid: str | None = None) -> MediaRef | None:
     """``url`` as a Twilio media resource of this account (and of ``message_sid``, the
     message it came with, when given), or None: then it is never requested."""
+    if not url.isascii() or any(ch <= " " or ch == "\x7f" for ch in url) or "@" in url:
+        return None  # urlsplit drops tabs and newlines anywhere; userinfo has no business here
     try:
         parts, api = urlsplit(url), urlsplit(settings.twilio_api_url)
         same_origin = (
@@ -89,28 +94,31 @@ def fetch_all(
 ) -> list[dict]:
     """Each of the message's files, kept (stored, cleaned) or refused with the reason.
 
-    Raises TransientFetchError when Twilio could not answer and the job will be retried;
-    on ``last_try`` that file is refused instead, so the contributor still hears back."""
-    results = []
+    All of them within one DEADLINE_S, well inside the job's timeout, whatever their number.
+    Raises TransientFetchError when Twilio could not answer and the job will be retried; on
+    ``last_try`` that file is refused instead, so the contributor still hears back."""
+    deadline = time.monotonic() + DEADLINE_S
+    results, seen = [], {}
     for position, item in enumerate(items, start=1):
         declared = str(item.get("content_type") or "")
+        url = str(item.get("url") or "")
         try:
-            ref = twilio_media(str(item.get("url") or ""), settings, message_sid)
+            ref = twilio_media(url, settings, message_sid)
             if ref is None:
                 log.warning("media %s refused: not a Twilio media link of this account", position)
                 raise Refused("it was not a Twilio media link of this account, so not fetched")
             if not settings.twilio_configured:
                 raise Refused("files cannot be fetched without Twilio credentials (dev mode)")
-            data = _download(ref, settings, http, last_try)
-            cleaned = clean(data, declared)
+            if url not in seen:  # the same link twice is one download
+                seen[url] = clean(_download(ref, settings, http, deadline, last_try), declared)
+            cleaned = seen[url]
         except Refused as exc:
             results.append({"status": "refused", "reason": str(exc), "declared": declared[:40]})
             continue
-        sha256 = store.put(cleaned.data)
         results.append(
             {
                 "status": "kept",
-                "sha256": sha256,
+                "sha256": store.put(cleaned.data),
                 "size": len(cleaned.data),
                 "content_type": cleaned.content_type,
                 "declared": declared[:40],
@@ -119,8 +127,9 @@ def fetch_all(
     return results
 
 
-def _download(ref: MediaRef, settings, http: requests.Session, last_try: bool) -> bytes:
-    deadline = time.monotonic() + DEADLINE_S
+def _download(
+    ref: MediaRef, settings, http: requests.Session, deadline: float, last_try: bool
+) -> bytes:
     api_origin = _origin(urlsplit(ref.url))
     url = ref.url
     try:
@@ -131,18 +140,21 @@ def _download(ref: MediaRef, settings, http: requests.Session, last_try: bool) -
                 if _origin(parts) == api_origin
                 else None
             )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _transient("too slow", last_try)
             with http.get(
                 url,
                 auth=auth,
                 stream=True,
                 allow_redirects=False,
-                timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+                timeout=(min(CONNECT_TIMEOUT_S, left), min(READ_TIMEOUT_S, left)),
             ) as response:
                 if response.is_redirect:
                     url = _redirect_target(url, response.headers.get("Location", ""), api_origin)
                     continue
                 return _body(response, deadline, last_try)
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except requests.RequestException as exc:  # refused, reset, cut mid-body, a bad URL
         return _transient(f"network: {type(exc).__name__}", last_try)
     raise Refused("Twilio redirected it too many times")
 
@@ -164,24 +176,54 @@ def _body(response: requests.Response, deadline: float, last_try: bool) -> bytes
     status = response.status_code
     if status in GONE:
         raise Refused("Twilio no longer has it")
-    if status in TRANSIENT or status >= 500:
+    if status in TRANSIENT or status >= 500 or status in (401, 403):
+        if status in (401, 403):  # credentials being rotated, or wrong: retry, and say so
+            log.error("Twilio refused our credentials for a media file (HTTP %s)", status)
         return _transient(f"HTTP {status}", last_try)
     if status != 200:
-        if status in (401, 403):
-            log.error("Twilio refused our credentials for a media file (HTTP %s)", status)
         raise Refused(f"Twilio would not hand it over (HTTP {status})")
     announced = response.headers.get("Content-Length", "")
     if announced.isdigit() and int(announced) > MAX_BYTES:
         raise Refused(f"it is over {MAX_BYTES // (1024 * 1024)} MB")
-    chunks, total = [], 0
-    for chunk in response.iter_content(CHUNK):
-        total += len(chunk)
-        if total > MAX_BYTES:
-            raise Refused(f"it is over {MAX_BYTES // (1024 * 1024)} MB")
-        if time.monotonic() > deadline:
-            return _transient("too slow", last_try)
-        chunks.append(chunk)
+    # read1 returns as soon as any bytes arrive (a full-chunk read would wait for all of it),
+    # so the deadline is looked at between reads; a timer cuts the connection at the deadline
+    # too, for a server that sends nothing at all.
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, (response,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        chunks, total = [], 0
+        while chunk := response.raw.read1(CHUNK):
+            total += len(chunk)
+            if total > MAX_BYTES:
+                raise Refused(f"it is over {MAX_BYTES // (1024 * 1024)} MB")
+            if time.monotonic() > deadline:
+                return _transient("too slow", last_try)
+            chunks.append(chunk)
+    except (
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,
+        OSError,
+        ValueError,
+        AttributeError,
+    ) as exc:  # AttributeError: http.client read from a closed response
+        late = time.monotonic() >= deadline  # the watchdog cut it under the read
+        return _transient("too slow" if late else f"network: {type(exc).__name__}", last_try)
+    finally:
+        watchdog.cancel()
     return b"".join(chunks)
+
+
+def _cut(response: requests.Response) -> None:
+    """Shut the connection's socket down (closing alone does not wake a read in progress)."""
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    response.close()
 
 
 def _transient(why: str, last_try: bool) -> bytes:

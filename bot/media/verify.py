@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.media.store import MediaStore
-from ledger.media import committed, problem
+from ledger.media import SHA256, committed, problem
 from ledger.models import LedgerEntry
 
 
@@ -42,7 +42,9 @@ def verify_files(conn: Connection, store: MediaStore) -> MediaReport:
     for seq, payload in _entries(conn):
         for item in committed(payload):
             report.files += 1
-            found = problem(seq, item, store.read(str(item.get("sha256", ""))))
+            sha256 = str(item.get("sha256", ""))
+            data = store.read(sha256) if SHA256.fullmatch(sha256) else None
+            found = problem(seq, item, data)
             if found:
                 report.problems.append(found)
     return report

@@ -79,8 +79,12 @@ def describe_item(evidence: Evidence) -> str:
     """One waiting item in a line: id, article, question, its first words, suggested tier (the
     words as approving would publish them: numbers already removed)."""
     words = " ".join(publication(evidence).paste.text.split()[:6])
+    kept = [m for m in evidence.media or [] if isinstance(m, dict) and m.get("status") == "kept"]
+    # Approving publishes the files too: a one-tap Approve must not hide that there are some.
+    types = ", ".join(str(m.get("content_type", "")).rsplit("/", 1)[-1].upper() for m in kept)
+    files = f" +{len(kept)} file{'s' if len(kept) != 1 else ''} ({types})" if kept else ""
     return (
-        f'E{evidence.id} {evidence.article.slug} q:{evidence.question_id} "{words}" '
+        f'E{evidence.id} {evidence.article.slug} q:{evidence.question_id} "{words}"{files} '
         f"({evidence.suggested_tier})"
     )
 

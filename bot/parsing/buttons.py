@@ -21,8 +21,8 @@ payload                 typed equivalent                 command
 A button cannot carry free text, so ``reject:E7`` is a rejection whose reason is still to
 come: the review path (``ledger.decisions``) answers it with the exact message to send — and
 only after the moderator check, so anyone else still hears only "Not authorized". "Add
-evidence" is an ``ingest`` with nothing pasted yet, which the grammar already answers with
-what to send (see ``UnknownReason.EMPTY_PASTE``).
+evidence" is ``AddEvidence``, a command only a tap makes: its handler answers with the exact
+``ingest`` line for that question.
 """
 
 from __future__ import annotations

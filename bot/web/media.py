@@ -13,7 +13,7 @@ and forever after (its name is its hash, so it is cached as immutable).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -48,10 +48,10 @@ def _file_response(row: MediaFile, cache: str) -> Response:
             "Content-Security-Policy": SANDBOX,
             "Cross-Origin-Resource-Policy": "same-origin",
             "Cache-Control": cache,
-            "ETag": f'"{row.sha256}"',
         }
     )
-    return response
+    response.set_etag(row.sha256)
+    return response.make_conditional(request)  # If-None-Match: 304, no body
 
 
 def _checked(sha256: str) -> str:

@@ -10,7 +10,7 @@ from flask_login import login_required
 from sqlalchemy import func, select
 
 from bot.media.collect import forget
-from bot.media.evidence import kept_hashes, media_rows
+from bot.media.evidence import check_files_present, kept_hashes, media_rows
 from bot.media.store import MediaStore
 from bot.messaging import outbox
 from bot.messaging.queueing import try_enqueue_sends
@@ -153,6 +153,8 @@ def decide_and_notify(evidence_id: int, approve: bool, tier: str | None, reason:
     """One decision in its own transaction; receipts queued after it commits."""
     services = _services()
     with transaction(services.sessions) as session:
+        if approve:
+            check_files_present(session, services.settings, evidence_id)
         done = review(
             session,
             evidence_id,

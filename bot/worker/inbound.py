@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.handlers import dispatch
 from bot.handlers.context import Context, Outcome
+from bot.handlers.unknown import NOT_KEPT_NOTE
 from bot.media.collect import forget
 from bot.messaging import outbox
 from bot.messaging.addresses import mask
@@ -68,10 +69,10 @@ def process_inbound(inbound_id: int) -> str:
         return _rerun(services, inbound_id)
     inbound, items = seen.inbound, list(seen.inbound.media or [])
     logs.bind(message_sid=inbound.message_sid)
-    files = None
-    if items and isinstance(seen.command, Ingest):  # evidence with files: fetch them first
-        files = fetch_files(services, items, inbound.message_sid)
     verdict = Verdict.OK if seen.is_moderator else _rate_limit(services, seen)
+    files = None
+    if items and verdict is Verdict.OK and isinstance(seen.command, Ingest):
+        files = fetch_files(services, items, inbound.message_sid)  # evidence: its files first
     name = type(seen.command).__name__
     name = name if verdict is Verdict.OK else f"RateLimited({name})"
     with transaction(services.sessions) as session:
@@ -83,7 +84,7 @@ def process_inbound(inbound_id: int) -> str:
         if claimed:
             ctx = _context(session, services, seen, files or [])
             if verdict is Verdict.OK:
-                outcome = dispatch(seen.command, ctx)
+                outcome = _not_kept_said(dispatch(seen.command, ctx), items)
             else:
                 outcome = Outcome(rate_limit.NOTICE if verdict is Verdict.NOTICE else None)
             replies, notices = _store_outcome(session, services, ctx, outcome)
@@ -116,9 +117,19 @@ def _look(services, inbound_id: int) -> _Seen | None:
         inbound = session.get(InboundMessage, inbound_id)
         if inbound is None or inbound.status != "received":
             return None
-        command = parse_message(inbound.body, inbound.button_payload, has_media=bool(inbound.media))
+        # Buttons are WhatsApp's; on SMS a ButtonPayload is not something a phone sends.
+        payload = inbound.button_payload if inbound.channel == "whatsapp" else None
+        command = parse_message(inbound.body, payload, has_media=bool(inbound.media))
         moderator = is_moderator(session, services.settings, inbound.from_number)
     return _Seen(inbound, command, moderator, pseudonym(inbound.from_number, services.secret_key))
+
+
+def _not_kept_said(outcome: Outcome, items: list) -> Outcome:
+    """Files came with a message that kept none of them (a question, an ingest that could not
+    be queued): the reply says so, rather than dropping them in silence."""
+    if items and not outcome.files_answered and outcome.reply:
+        outcome.reply = f"{outcome.reply}\n{NOT_KEPT_NOTE}"
+    return outcome
 
 
 def _rerun(services, inbound_id: int) -> str:

@@ -144,6 +144,8 @@ def deliver(services, outbound_id: int) -> str:
     try:
         sent = services.twilio.messages.create(**params)
     except TwilioRestException as exc:
+        if exc.status == 400 and _quick_reply(settings, message):
+            return _resend_as_text(services, message, exc)
         return _record_failure(services, message, exc.status, exc.code, exc.msg)
     except requests.ReadTimeout:
         # Twilio may have accepted it: sending again could double it. The row stays
@@ -161,6 +163,34 @@ def deliver(services, outbound_id: int) -> str:
         )
     log.info("outbound %s sent to %s as %s", outbound_id, mask(message.to_number), sent.sid)
     return "sent"
+
+
+def _quick_reply(settings, message: OutboundMessage) -> bool:
+    sids = (settings.twilio_review_content_sid, settings.twilio_answer_content_sid)
+    return bool(message.content_sid) and message.content_sid in sids
+
+
+def _resend_as_text(services, message: OutboundMessage, exc: TwilioRestException) -> str:
+    """Twilio refused the quick reply (a template not approved, a variable WhatsApp will not
+    take): the same text goes as plain text, with what to type, once. Refused, nothing was sent,
+    so sending the text cannot double it."""
+    log.warning(
+        "outbound %s: quick reply refused (code %s); sending it as text", message.id, exc.code
+    )
+    with transaction(services.sessions) as session:
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message.id, OutboundMessage.status == "sending")
+            .values(
+                status="pending",
+                content_sid=None,
+                content_variables=None,
+                error_code=exc.code,
+                error_message=f"quick reply refused, sent as text: {exc.msg}"[:500],
+                updated_at=now(),
+            )
+        )
+    return deliver(services, message.id)
 
 
 def _record_failure(services, message: OutboundMessage, status, code, text) -> str:

@@ -203,6 +203,30 @@ class TestWithTemplates:
         [reply] = send(client, services, twilio, MODERATOR, "reject E1 duplicate")
         assert reply["body"].startswith("E1 rejected; recorded as ledger entry #")
 
+    def test_a_tap_on_an_item_already_decided_says_so(self, client, services, twilio, queued):
+        send(client, services, twilio, MODERATOR, "approve E1 human")
+        for payload in ("reject:E1", "approve:E1:anecdotal"):
+            [reply] = send(client, services, twilio, MODERATOR, "tap", payload=payload)
+            assert reply["body"].startswith("E1 was already approved by you at "), payload
+        assert count(services, Decision) == 1
+
+    def test_a_quick_reply_twilio_refuses_goes_as_text(self, client, services, twilio):
+        load_demo(services)
+        twilio.fail_next(1, status=400, code=21656, message="Invalid ContentVariables")
+        [answer] = send(client, services, twilio, ASKER, QUESTION)
+        assert answer["content_sid"] is None and "From the ledger:" in answer["body"]
+        assert answer["body"].endswith("Not medical advice.")
+        with services.sessions() as session:
+            row = session.scalars(select(OutboundMessage)).one()
+        assert row.status == "queued" and row.error_code == 21656
+
+    def test_a_button_payload_on_sms_is_not_a_tap(self, client, services, twilio, queued):
+        # Only WhatsApp has buttons; on SMS the body is what the person typed.
+        [reply] = send(
+            client, services, twilio, MODERATOR, "hello", whatsapp=False, payload="approve:E1:human"
+        )
+        assert count(services, Decision) == 0 and "approved" not in reply["body"]
+
     def test_an_answer_offers_more_and_add_evidence(self, client, services, twilio):
         load_demo(services)
         [answer] = send(client, services, twilio, ASKER, QUESTION)

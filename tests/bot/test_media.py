@@ -338,3 +338,121 @@ def test_a_slow_download_stops_at_its_deadline(services, twilio, monkeypatch):
         items, services.settings, store_of(services), requests.Session(), last_try=True
     )
     assert result["status"] == "refused" and "in time" in result["reason"]
+
+
+def test_a_trickle_is_cut_at_the_deadline_even_with_a_content_length(services, twilio, monkeypatch):
+    monkeypatch.setattr(fetch_module, "DEADLINE_S", 0.5)
+    pdf = media_files.small_pdf()
+    url = twilio.add_media(pdf, "application/pdf")
+    # One byte every 10 ms: each read is well inside the read timeout; only the deadline stops it.
+    twilio.cdn.stream_next(1, chunk_size=1, chunk_delay=0.01, content_length=len(pdf))
+    started = datetime.now(UTC)
+    [refused] = fetch_all(
+        [{"url": url, "content_type": "application/pdf"}],
+        services.settings,
+        store_of(services),
+        requests.Session(),
+        last_try=True,
+    )
+    assert (datetime.now(UTC) - started).total_seconds() < 1.5
+    assert refused["status"] == "refused" and "in time" in refused["reason"]
+
+
+def test_a_connection_cut_mid_file_retries_and_then_refuses(services, twilio):
+    pdf = media_files.small_pdf()
+    url = twilio.add_media(pdf, "application/pdf")
+    items = [{"url": url, "content_type": "application/pdf"}]
+    twilio.cdn.stream_next(1, content_length=10 * len(pdf))  # announces more than it sends
+    with pytest.raises(TransientFetchError):
+        fetch_all(items, services.settings, store_of(services), requests.Session(), last_try=False)
+    twilio.cdn.stream_next(1, content_length=10 * len(pdf))
+    [refused] = fetch_all(
+        items, services.settings, store_of(services), requests.Session(), last_try=True
+    )
+    assert refused["status"] == "refused"
+
+
+def test_files_with_a_question_or_a_failed_ingest_are_said_to_be_not_kept(
+    client, services, twilio, demo
+):
+    send_with_files(
+        client,
+        services,
+        twilio,
+        "semax|is this the vial?",
+        [(media_files.phone_photo(), "image/jpeg")],
+    )
+    assert reply_to(services, CONTRIBUTOR).endswith(
+        "(Your file was not kept: files are kept only with ingest slug|q:ID.)"
+    )
+    send_with_files(
+        client,
+        services,
+        twilio,
+        "ingest semax|q:999|label",
+        [(media_files.phone_photo(), "image/jpeg")],
+    )
+    reply = reply_to(services, CONTRIBUTOR)
+    assert reply.startswith("q:999 is not a question on ") and "was not kept" in reply
+
+
+def test_the_same_file_twice_is_one_file_of_the_item(client, services, twilio, demo):
+    photo = media_files.phone_photo()
+    send_with_files(
+        client,
+        services,
+        twilio,
+        f"ingest semax|q:{demo}|vial",
+        [(photo, "image/jpeg"), (photo, "image/jpeg")],
+    )
+    assert "Kept 1 file (JPEG, " in reply_to(services, CONTRIBUTOR)
+    assert len(latest_evidence(services).media) == 1
+
+
+def test_an_item_whose_file_is_gone_cannot_be_approved(client, services, twilio, demo):
+    send_with_files(
+        client,
+        services,
+        twilio,
+        f"ingest semax|q:{demo}|vial",
+        [(media_files.phone_photo(), "image/jpeg")],
+    )
+    evidence = latest_evidence(services)
+    # The waiting list names the file (as WhatsApp's alert does), so a one-tap Approve does
+    # not publish it unseen.
+    assert "+1 file (JPEG)" in text(client, services, MODERATOR, "pending")
+    store_of(services).delete(evidence.media[0]["sha256"])
+    reply = text(client, services, MODERATOR, f"approve E{evidence.id} human")
+    assert reply.startswith(f"E{evidence.id} cannot be approved: its file 1 is missing")
+    assert latest_evidence(services).status == "pending"
+
+
+def test_a_published_file_answers_304_to_its_etag(client, services, twilio, demo):
+    send_with_files(
+        client,
+        services,
+        twilio,
+        f"ingest semax|q:{demo}|vial",
+        [(media_files.phone_photo(), "image/jpeg")],
+    )
+    evidence = latest_evidence(services)
+    text(client, services, MODERATOR, f"approve E{evidence.id} anecdotal")
+    first = client.get(f"/media/{evidence.media[0]['sha256']}")
+    again = client.get(
+        f"/media/{evidence.media[0]['sha256']}", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_verify_reports_a_file_list_that_is_not_a_hash(services):
+    from ledger.chain import append
+
+    with transaction(services.sessions) as session:
+        append(
+            session,
+            "evidence",
+            "semax",
+            {"media": [{"sha256": "../../etc/passwd", "size": 1, "type": "image/png"}]},
+        )
+    result = CliRunner().invoke(cli, ["verify"], obj=services)
+    assert result.exit_code == 1 and "not a SHA-256" in result.output

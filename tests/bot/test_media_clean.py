@@ -72,7 +72,7 @@ def test_a_pdf_is_kept_byte_for_byte():
         (b"GIF89a" + b"\x00" * 100, "image/gif", "it is not a JPEG, PNG or WebP picture or a PDF"),
         (b"\xff\xd8\xff\xe0" + b"garbage" * 50, "image/jpeg", "the JPEG could not be read"),
         (media_files.small_pdf()[:-200], "application/pdf", "the PDF is cut off"),
-        (media_files.pixel_bomb(), "image/png", "the picture is over 40 megapixels"),
+        (media_files.pixel_bomb(), "image/png", "the picture is over 25 megapixels"),
         (media_files.animated_png(), "image/png", "animated pictures are not accepted"),
         (b"", "image/jpeg", "it is not a JPEG"),
     ],
@@ -153,3 +153,49 @@ def test_a_file_is_checked_against_what_its_entry_commits_to():
     assert problem(7, item, data[:-1] + b"\x00").endswith("bytes do not hash to it")
     assert "not the image/png" in problem(7, {**item, "type": "image/png"}, data)
     assert "bytes, the entry says" in problem(7, {**item, "size": 3}, data)
+
+
+def test_a_camera_exif_pillow_cannot_rewrite_is_still_turned_and_dropped():
+    data = media_files.mistyped_exif_jpeg()
+    image = reopened(clean(data).data)
+    assert image.size == (80, 160) and not image.getexif()
+
+
+def test_a_multi_picture_jpeg_keeps_its_first_picture():
+    kept = clean(media_files.multi_picture_jpeg())
+    image = reopened(kept.data)
+    assert image.format == "JPEG" and image.size == (160, 120)
+    assert getattr(image, "n_frames", 1) == 1
+
+
+def test_a_tiny_file_that_decodes_huge_is_refused_before_it_is_decoded():
+    data = media_files.flat_webp()
+    assert len(data) < 4096
+    with pytest.raises(Refused, match="over 25 megapixels"):
+        clean(data)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda url: url.replace("127.0.0.1", "127.0.0.\t1"),
+        lambda url: url.replace("http://", "http://@"),
+        lambda url: url + "\n",
+        lambda url: " " + url,
+        lambda url: url.replace("/Media/", "/Media\r/"),
+    ],
+    ids=["tab-in-host", "empty-userinfo", "newline", "leading-space", "carriage-return"],
+)
+def test_links_with_whitespace_or_userinfo_are_not_ours(damage):
+    settings = Settings.load(
+        {
+            "twilio_account_sid": ACCOUNT_SID,
+            "twilio_auth_token": "x" * 32,
+            "twilio_api_url": "http://127.0.0.1:8000",
+        },
+        env={},
+    )
+    path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}"
+    url = "http://127.0.0.1:8000" + path
+    assert twilio_media(url, settings) is not None
+    assert twilio_media(damage(url), settings) is None

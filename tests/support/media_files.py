@@ -134,3 +134,42 @@ def animated_png() -> bytes:
     out = io.BytesIO()
     frames[0].save(out, "PNG", save_all=True, append_images=frames[1:], duration=100)
     return out.getvalue()
+
+
+def mistyped_exif_jpeg() -> bytes:
+    """A JPEG whose EXIF stores Make as a RATIONAL and says "rotate 90°": what some cameras
+    write, and what made Pillow's exif_transpose raise (python-pillow/Pillow#4665)."""
+    import struct
+
+    entries = [(MAKE, 5, 1, struct.pack("<II", 1, 1)), (ORIENTATION, 3, 1, struct.pack("<H", 6))]
+    body = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(entries))
+    extra, offset = b"", 8 + 2 + 12 * len(entries) + 4
+    for tag, kind, count, value in entries:
+        if len(value) <= 4:
+            body += struct.pack("<HHI", tag, kind, count) + value.ljust(4, b"\x00")
+        else:
+            body += struct.pack("<HHII", tag, kind, count, offset + len(extra))
+            extra += value
+    blob = b"Exif\x00\x00" + body + b"\x00\x00\x00\x00" + extra
+    out = io.BytesIO()
+    _scene(160, 80).save(out, "JPEG")
+    data = out.getvalue()
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(blob) + 2) + blob + data[2:]
+
+
+def multi_picture_jpeg() -> bytes:
+    """A JPEG with a second picture (MPO), as Android's Ultra HDR photos carry a gain map."""
+    out = io.BytesIO()
+    first, second = _scene(160, 120), Image.new("L", (80, 60), 128)
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    return out.getvalue()
+
+
+def flat_webp(side: int = 6300) -> bytes:
+    """A lossless WebP of one colour: a couple of kilobytes that decode to ~40 megapixels."""
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), (255, 255, 255)).save(out, "WEBP", lossless=True)
+    return out.getvalue()
+
+
+PDF_PRIVATE_ATTACHMENT = b"attached: my home address is 12 Example Street"
