@@ -40,6 +40,7 @@ from bench.results import Row, StageResult, Target, run_per_backend
 CONCURRENCY = 8
 OPEN_RATE = 200.0
 THROUGHPUT_TARGET = Target("ratio>=", 0.30, "≥ 30% of ceiling")
+DURABLE_TARGET = Target("ratio>=", 0.80, "≥ 80% of ceiling")
 P99_TARGET = Target("<=", 50.0, "p99 ≤ 50 ms")
 GTHREADS = 4
 FIX_NOTE = (
@@ -200,6 +201,15 @@ def run_backend(cfg: RunConfig, postgres_url: str | None) -> tuple[list[Row], li
             "bench.bare_app:app", name="gunicorn-bare", **_gunicorn_args(cfg)
         )
         bare_requests = _requests(stack, 4_000, 10**9)
+        durable = None
+        if backend == "sqlite":  # the same durable work, bare: INSERT + COMMIT, one pipeline
+            durable, durable_port = stack.start_gunicorn(
+                "bench.durable_app:app",
+                name="gunicorn-durable",
+                extra_env={"BENCH_DURABLE_DB": str(stack.root / "durable.sqlite3")},
+                **_gunicorn_args(cfg),
+            )
+        durable_rates: list[float] = []
         offset = 0
         # Warm-up: first requests open connections and import lazily; not measured.
         warm = _requests(stack, 200, offset)
@@ -226,6 +236,20 @@ def run_backend(cfg: RunConfig, postgres_url: str | None) -> tuple[list[Row], li
             bare_rates.append(ceiling.rate)
             cpu_bare.append(used["web"] / max(ceiling.ok, 1) * 1e6)
             round_detail = {"ceiling": ceiling.summary(), "ceiling_machine": box}
+
+            if durable is not None:
+                durable_requests = _requests(stack, per_round, 2 * 10**9 + offset)
+                durable_run = loadgen.closed_loop(
+                    "127.0.0.1",
+                    durable_port,
+                    WEBHOOK_PATH,
+                    durable_requests,
+                    concurrency=CONCURRENCY,
+                    duration_s=duration,
+                )
+                durable_rates.append(durable_run.rate)
+                round_detail["durable"] = durable_run.summary()
+                stack.flush_redis()
 
             requests = _requests(stack, per_round, offset)
             offset += per_round
@@ -288,6 +312,22 @@ def run_backend(cfg: RunConfig, postgres_url: str | None) -> tuple[list[Row], li
                 ceiling_label="bare Flask app, same gunicorn",
                 target=THROUGHPUT_TARGET if backend == "sqlite" else None,
                 details={"p99_ms": bot_p99s},
+            ),
+            *(
+                [
+                    Row(
+                        "webhook",
+                        f"webhook {backend}: closed loop, vs the same durable work",
+                        "req/s",
+                        bot_rates,
+                        ceiling=durable_rates,
+                        ceiling_label="bare Flask app: INSERT + COMMIT (same pragmas), one "
+                        "Redis pipeline",
+                        target=DURABLE_TARGET,
+                    )
+                ]
+                if durable_rates
+                else []
             ),
             Row(
                 "webhook",
