@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from bot.handlers.context import Context, Outcome
-from bot.messaging.models import Contact
+from bot.messaging.models import Contact, of_number
 from bot.parsing import Start, Stop
 
 STOPPED = "You will get no more texts from ledgerbot. Send START to resume."
@@ -30,7 +30,7 @@ def handle_start(command: Start, ctx: Context) -> Outcome:
     """Opting back in is for the number, on every channel (as STOP silences every channel)."""
     ctx.session.execute(
         update(Contact)
-        .where(Contact.number == ctx.contact.number)
+        .where(of_number(ctx.contact.number))
         .values(opted_out=False, opted_out_at=None)
         .execution_options(synchronize_session="fetch")
     )

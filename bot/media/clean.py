@@ -6,8 +6,9 @@ into a new file holding only the pixels — no EXIF (GPS position, camera, time)
 ICC profile, no comments — after turning them upright as their EXIF orientation said, so the
 picture looks as the sender saw it. The re-encoded bytes are what is stored, shown to
 moderators, hashed into the ledger and published; the original bytes are never written.
-PDFs are kept as sent (re-writing them would change the evidence); they are served only as
-downloads under a sandbox policy (``bot.web.media``).
+PDFs are rewritten by ``bot.media.pdf`` without metadata, attachments or scripts, their JPEGs
+stripped losslessly; they are served only as downloads under a sandbox policy
+(``bot.web.media``). ``Refused`` lives there, so that this module imports it, not the reverse.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from bot.media.pdf import Refused, clean_pdf
 from ledger.media import sniff
 
 MB = 1024 * 1024
@@ -36,10 +38,6 @@ MAX_PIXELS = 25_000_000
 NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "application/pdf": "PDF"}
 _PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 ACCEPTED = "a JPEG, PNG or WebP picture or a PDF"
-
-
-class Refused(ValueError):
-    """The file is not kept; the message says why, in words the contributor can act on."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def clean(data: bytes, declared: str = "") -> Cleaned:
     if kind == "application/pdf":
         if b"%%EOF" not in data[-2048:]:
             raise Refused("the PDF is cut off (no end marker)")
-        return Cleaned(data, kind)
+        return Cleaned(clean_pdf(data), kind)
     return Cleaned(_reencode(data, kind), kind)
 
 

@@ -110,7 +110,12 @@ def fetch_all(
             if not settings.twilio_configured:
                 raise Refused("files cannot be fetched without Twilio credentials (dev mode)")
             if url not in seen:  # the same link twice is one download
-                seen[url] = clean(_download(ref, settings, http, deadline, last_try), declared)
+                data = _download(ref, settings, http, deadline, last_try)
+                # Cleaning a PDF may take seconds (bot.media.pdf, 10 s at most): none is started
+                # past the deadline, so a message's files stay well inside the job's timeout.
+                if time.monotonic() > deadline:
+                    raise Refused("the message's files took too long; send fewer at a time")
+                seen[url] = clean(data, declared)
             cleaned = seen[url]
         except Refused as exc:
             results.append({"status": "refused", "reason": str(exc), "declared": declared[:40]})

