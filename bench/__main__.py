@@ -5,7 +5,8 @@
     python -m bench --stages webhook,ledger
     python -m bench --postgres postgresql://postgres@127.0.0.1:5432/test
 
-Stages: webhook, worker, latency, ledger, verify, tlog, answers, pages (see bench/stage_*.py).
+Stages: webhook, worker, latency, ledger, verify, tlog, answers, pages, growth (see
+bench/stage_*.py).
 Nothing shared is used unless asked: Redis is an embedded redis-server started for the run, the
 database an SQLite file in a temporary folder (PostgreSQL with --postgres: a private schema,
 dropped afterwards). Prints a table and writes bench/results.md (a quick run writes
@@ -35,6 +36,7 @@ from bench.results import StageResult
 def _stages() -> dict[str, tuple[Callable[[RunConfig], StageResult], str]]:
     from bench import (
         stage_answers,
+        stage_growth,
         stage_latency,
         stage_ledger,
         stage_pages,
@@ -106,10 +108,21 @@ def _stages() -> dict[str, tuple[Callable[[RunConfig], StageResult], str]]:
             "claims), with the ledger head unchanged (cached) and as the first request after an "
             "append; p50 per round.",
         ),
+        "growth": (stage_growth.run, stage_growth.METHOD),
     }
 
 
-STAGE_NAMES = ("webhook", "worker", "latency", "ledger", "verify", "tlog", "answers", "pages")
+STAGE_NAMES = (
+    "webhook",
+    "worker",
+    "latency",
+    "ledger",
+    "verify",
+    "tlog",
+    "answers",
+    "pages",
+    "growth",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -12,7 +12,7 @@ import pytest
 from bench.burst import run_burst
 from bench.harness import REPO, clean_environ
 
-STAGES = ("webhook", "worker", "latency", "ledger", "verify", "tlog", "answers", "pages")
+STAGES = ("webhook", "worker", "latency", "ledger", "verify", "tlog", "answers", "pages", "growth")
 
 
 @pytest.mark.slow
