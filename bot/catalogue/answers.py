@@ -141,16 +141,15 @@ def _catch_up(conn: Connection, entry: _Entry, article_id: int, slug: str) -> bo
     if seq and conn.scalar(select(LedgerEntry.hash).where(LedgerEntry.seq == seq)) != digest:
         log.warning("answers: the ledger no longer holds entry %d as indexed; rebuilding", seq)
         return False
-    wanted = set(
-        conn.scalars(
-            select(LedgerEntry.seq).where(
-                LedgerEntry.slug == slug,
-                LedgerEntry.kind.in_(CLAIM_KINDS),
-                LedgerEntry.seq > seq,
-                LedgerEntry.seq <= head[0],
-            )
+    # By seq alone, filtered here: the range is the few entries since the last look, and with
+    # the slug in the WHERE PostgreSQL took the slug index over the key at 1,000,000 entries
+    # (13 ms a search against 3.6 ms fresh, in the growth benchmark).
+    since = conn.execute(
+        select(LedgerEntry.seq, LedgerEntry.slug, LedgerEntry.kind).where(
+            LedgerEntry.seq > seq, LedgerEntry.seq <= head[0]
         )
     )
+    wanted = {n for n, at, kind in since if at == slug and kind in CLAIM_KINDS}
     wanted -= entry.ahead
     ahead = {later for later in entry.ahead if later > head[0]}
     if wanted:
