@@ -11,7 +11,7 @@ import redis as redis_lib
 
 import bot.messaging.models  # register every table
 import bot.moderation.models  # noqa: F401
-from bot.ops import redis_embedded
+from bot.ops import metrics, redis_embedded
 from bot.ops.services import Services
 from bot.web.app import create_app
 from ledger.db import make_engine
@@ -97,6 +97,9 @@ def services(tmp_path, database_url, redis_url, redis_conn, twilio, settings_ove
     settings = make_settings(tmp_path, database_url, redis_url, twilio.url, **settings_overrides)
     services = Services(settings)
     yield services
+    # Metrics recorded in the last quarter second wait in this process (bot.ops.metrics
+    # COALESCE_S); written now, they cannot land in the next test's freshly flushed Redis.
+    metrics.flush(services)
     services.close()
 
 
