@@ -222,7 +222,8 @@ def _article(session, found: Article, now: tuple[int, str], pending: int) -> str
 @bp.get("/ledger")
 def ledger():
     raw = request.args.get("page", "1")
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 10**6:
+    # Length first: int() of a 5,000-digit string raises (Python's 4,300-digit limit).
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 7 or not 1 <= int(raw) <= 10**6:
         return render_template(
             "error.html", title="Bad page", message="page must be a whole number from 1"
         ), 400
