@@ -26,7 +26,7 @@ JOB_PHASES = (
     ("    BM25 answer (relevant_claims)", "bot.handlers.ask", "relevant_claims"),
     ("  outbox insert (_store_outcome)", "bot.worker.inbound", "_store_outcome"),
     ("  queue notices (RQ, one pipeline)", "bot.worker.inbound", "enqueue_new"),
-    ("  the reply, sent from the same job (deliver_reply)", "bot.worker.inbound", "deliver_reply"),
+    ("  the replies, sent from the same job", "bot.worker.inbound", "deliver_replies"),
     ("    claim before send (_claim_send)", "bot.worker.sending", "_claim_send"),
     (
         "    twilio client POST",

@@ -94,7 +94,7 @@ def _worker(side: _Side, cfg: RunConfig, notes: list[str]) -> float:
     measured = drain(side.stack)
     check = _check_round(side.stack, ids, sent_before)
     expected = {"done": count, "sent": count, "recorded_at_standin": count}
-    if check != expected or measured["jobs"] != count or measured["failed"]:
+    if check != expected or not 0 < measured["jobs"] <= count or measured["failed"]:
         notes.append(
             f"{side.name} worker: expected {count} messages done, sent and recorded, got "
             f"{check}, jobs {measured['jobs']}, failed {measured['failed']}"

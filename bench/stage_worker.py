@@ -1,15 +1,18 @@
 """Stage 2, worker: N inbound messages end to end, drained by 2 worker processes.
 
-Before the clock starts: N inbound rows (``semax|question i`` from N/5 numbers) are stored and
-their ``process_inbound`` jobs queued, exactly as the webhook leaves them. Then two
+Before the clock starts: N inbound rows (``semax|<question>``, the 50 labelled questions about
+the seed article in turn, from N/5 numbers) are stored and their ``process_inbound`` jobs
+queued, exactly as the webhook leaves them. Then two
 ``bench.worker_proc`` processes (``run_worker(burst=True)``: the project's SimpleWorker with
 its scheduler, as ``ledgerbot worker --burst``) get the go at the same moment and drain the
 queue: each message is claimed, parsed, becomes a question node and a ledger entry, gets its
 reply written to the outbox and committed, and the same job then sends the reply (its claim
-committed first) through the official twilio client to the Twilio stand-in. The drain ends
+committed first) through the official twilio client to the Twilio stand-in. A job also takes
+along up to 15 messages whose jobs are still waiting (``bot.worker.take_along``), so a backlog
+like this one is drained by fewer jobs than messages. The drain ends
 when both workers have found the queue empty. Messages are what users feel: the measure is
 messages handled, appended and answered per second (checked against the database and the
-stand-in); RQ's finished-job registry cross-checks one job per message.
+stand-in); RQ's finished-job registry counts the jobs that ran, and no job may fail.
 
 Ceiling: 2N no-op jobs (``bench.noop.noop``, same enqueue options) drained by the same worker
 class, the same number of processes, the same start signal.
@@ -17,6 +20,7 @@ class, the same number of processes, the same start signal.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -28,7 +32,7 @@ from sqlalchemy import func, insert, select
 
 from bench import phases, profiling
 from bench.config import RunConfig
-from bench.harness import BOT_NUMBER, MachineMeter, Stack, shown
+from bench.harness import BOT_NUMBER, REPO, MachineMeter, Stack, shown
 from bench.results import Row, StageResult, Target, run_per_backend
 
 WORKERS = 2
@@ -46,6 +50,16 @@ FIX_NOTE = (
 )
 
 
+@functools.cache
+def _questions() -> list[str]:
+    """What askers text: the 50 labelled questions about the seed article. (Bodies used to end
+    in the round's hex tag and a counter, "question r0d39431 12": a digit run in nearly every
+    message, which the phone-number redaction reads in 50 regions, 0.5 ms each, and no asker
+    types.)"""
+    path = REPO / "tests" / "fixtures" / "seed-questions.json"
+    return [q["q"] for q in json.loads(path.read_text())["questions"]]
+
+
 def _prepare_messages(stack: Stack, count: int, tag: str, enqueue: bool = True) -> list[int]:
     """Store ``count`` inbound rows as the webhook would, and queue their jobs."""
     from bot.messaging.models import InboundMessage
@@ -53,6 +67,7 @@ def _prepare_messages(stack: Stack, count: int, tag: str, enqueue: bool = True) 
     from ledger.db import transaction
 
     numbers = max(count // 5, 1)
+    questions = _questions()
     rows = [
         {
             "message_sid": f"SM{tag}{i:08d}",
@@ -60,7 +75,7 @@ def _prepare_messages(stack: Stack, count: int, tag: str, enqueue: bool = True) 
             "channel": "sms",
             "from_number": f"+1555{7_000_000 + i % numbers:07d}",
             "to_number": BOT_NUMBER,
-            "body": f"semax|does it raise BDNF in people? question {tag} {i}",
+            "body": f"semax|{questions[i % len(questions)]}",
             "media": [],
             "status": "received",
             "attempts": 0,
@@ -282,10 +297,10 @@ def run_backend(cfg: RunConfig, postgres_url: str | None) -> tuple[list[Row], li
             msg_rates.append(count / measured["seconds"])
             details["rounds"].append({"ceiling": ceiling, "bot": measured, "check": check})
             expected = {"done": count, "sent": count, "recorded_at_standin": count}
-            if check != expected or measured["jobs"] != count or measured["failed"]:
+            if check != expected or not 0 < measured["jobs"] <= count or measured["failed"]:
                 notes.append(
                     f"{backend} round {round_no + 1}: expected {count} messages done, sent and "
-                    f"recorded and {count} jobs, got {check}, jobs {measured['jobs']}, "
+                    f"recorded by at most {count} jobs, got {check}, jobs {measured['jobs']}, "
                     f"failed {measured['failed']}"
                 )
         rows = [
@@ -299,13 +314,19 @@ def run_backend(cfg: RunConfig, postgres_url: str | None) -> tuple[list[Row], li
                 ceiling_label="no-op RQ jobs/s, same worker class and count",
                 target=TARGET,
             ),
-            Row("worker", f"worker {backend}: RQ jobs/s (one per message)", "jobs/s", jobs_rates),
+            Row(
+                "worker",
+                f"worker {backend}: RQ jobs/s (a job takes along waiting messages)",
+                "jobs/s",
+                jobs_rates,
+            ),
         ]
         last = details["rounds"][-1]
         cpu_per_msg = last["bot"]["worker_cpu_s"] / count * 1e6
         cpu_per_noop = last["ceiling"]["worker_cpu_s"] / max(last["ceiling"]["jobs"], 1) * 1e6
         notes.append(
-            f"{backend}: {count} messages per round, one job each. Worker CPU: "
+            f"{backend}: {count} messages per round, "
+            f"{last['bot']['jobs']} jobs in the last. Worker CPU: "
             f"{cpu_per_msg:,.0f} µs per message against "
             f"{cpu_per_noop:,.0f} µs per no-op job; machine busy "
             f"{last['bot']['machine']['busy_cores']:.2f} of {last['bot']['machine']['cores']} "

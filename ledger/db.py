@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger import writer_gate
+
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
@@ -55,11 +57,16 @@ def _sqlite_engine(url: str, **kwargs) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.close()
 
+    writer_gate.install(engine, SQLITE_BUSY_TIMEOUT_S)
+    gate = getattr(engine, "pool_gate", None)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         if conn.get_execution_options().get("readonly"):
             conn.exec_driver_sql("BEGIN")
         else:
+            if gate is not None:  # writers take turns without SQLite's sleeps (writer_gate)
+                gate.acquire(conn.connection.dbapi_connection)
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

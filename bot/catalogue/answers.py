@@ -25,7 +25,7 @@ logs a warning when its own session is a writing one (whose lock others wait on 
 as it does when such a request waits for another thread's build.
 
 Memory: the index holds integers only (see :mod:`ledger.ranking`); the texts and source ids
-of the few claims an answer quotes are read by id.
+of the few claims an answer quotes are read by id, and kept (:mod:`bot.catalogue.quotes`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from bot.catalogue.intent import preferred_tier
+from bot.catalogue.quotes import Quotes, quoted
 from ledger.db import reader
 from ledger.models import Article, Claim, LedgerEntry, LedgerHead, Source
 from ledger.ranking import Document, Index
@@ -75,6 +76,7 @@ class _Entry:
     head: tuple[int, str]  # (seq, hash): the index holds every claim committed up to here
     ahead: frozenset[int] = frozenset()  # claim seqs past ``head`` already in (read later)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    quotes: Quotes = field(default_factory=Quotes)  # texts it quoted, by claim id
 
 
 _entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
@@ -226,6 +228,26 @@ def _current(engine: Engine, article_id: int, slug: str, writing: bool) -> _Entr
     return _built(engine, key, entry, writing)
 
 
+def _current_in(session: Session, engine: Engine, article: Article, writing: bool) -> _Entry:
+    """:func:`_current`, once per article per writing transaction: an inbound job that
+    handles several messages in one transaction (``bot.worker.take_along``) looks at the
+    ledger head once, not once per question. On SQLite nothing else can commit while that
+    transaction holds the write lock, so a second look would find the same head; on
+    PostgreSQL a claim committed meanwhile is answered from the next transaction on (the
+    batch's transaction is milliseconds long, far inside the 1 s that a newly approved claim
+    may take to be answerable)."""
+    if not writing:
+        return _current(engine, article.id, article.slug, writing)
+    transaction = session.get_transaction()
+    memo = session.info.get("answers_current")
+    if memo is None or memo[0] is not transaction:
+        memo = session.info["answers_current"] = (transaction, {})
+    entry = memo[1].get(article.id)
+    if entry is None:
+        entry = memo[1][article.id] = _current(engine, article.id, article.slug, writing)
+    return entry
+
+
 def article_index(session: Session, article: Article) -> Index:
     """The article's index, built or brought up to date (warming it before work starts)."""
     engine = _engine(session)
@@ -238,19 +260,14 @@ def relevant_claims(
     """The claims that answer ``question`` best, the tier it asks about first."""
     engine = _engine(session)
     writing = not engine.get_execution_options().get("readonly", False)
-    entry = _current(engine, article.id, article.slug, writing)
+    entry = _current_in(session, engine, article, writing)
     prefer = preferred_tier(question)
     with entry.lock:
         hits = entry.index.search(question, limit, offset, prefer=prefer)
     if not hits:
         return []
-    rows = session.execute(
-        select(Claim.id, Claim.text, Source.sid)
-        .outerjoin(Source, Claim.source_id == Source.id)
-        .where(Claim.id.in_([doc.key for doc, _ in hits]))
-    ).all()
-    found = {row.id: row for row in rows}
-    return [Cited(doc.tier, found[doc.key].sid, found[doc.key].text) for doc, _ in hits]
+    found = quoted(session, entry.quotes, [doc.key for doc, _ in hits])
+    return [Cited(doc.tier, found[doc.key][1], found[doc.key][0]) for doc, _ in hits]
 
 
 def warm(engine: Engine) -> int:

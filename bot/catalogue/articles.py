@@ -21,7 +21,18 @@ def find_article(session: Session, slug: str) -> Article | None:
     """
     if not slug or len(slug) > SLUG_MAX or "\x00" in slug:
         return None
-    return session.scalar(select(Article).where(Article.slug == slug))
+    # Once per transaction: an inbound job handling a batch asks for the same article for
+    # every question in it. Only found ones are kept (an article may be made later on).
+    transaction = session.get_transaction()
+    memo = session.info.get("articles_found")
+    if memo is None or memo[0] is not transaction:
+        memo = session.info["articles_found"] = (transaction, {})
+    article = memo[1].get(slug)
+    if article is None:
+        article = session.scalar(select(Article).where(Article.slug == slug))
+        if article is not None and transaction is not None:
+            memo[1][slug] = article
+    return article
 
 
 def suggest_slugs(session: Session, slug: str, limit: int = 3) -> list[str]:

@@ -9,33 +9,43 @@ replaced an insert-if-missing, a locking select and an update.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from bot.messaging.models import Contact, InboundMessage
 
 
-def _insert(dialect: str):
+@functools.cache
+def _upsert(dialect: str):
+    """The statement, built once per dialect (building it cost more than running it)."""
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert
-    return insert
-
-
-def contact_for(session: Session, inbound: InboundMessage, handle: str) -> Contact:
-    insert = _insert(session.get_bind().dialect.name)
     statement = insert(Contact).values(
-        channel=inbound.channel,
-        number=inbound.from_number,
-        pseudonym=handle,
+        channel=bindparam("channel"),
+        number=bindparam("number"),
+        pseudonym=bindparam("pseudonym"),
         opted_out=False,
-        created_at=datetime.now(UTC),
-        last_inbound_at=inbound.received_at,
+        created_at=bindparam("created_at"),
+        last_inbound_at=bindparam("last_inbound_at"),
     )
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[Contact.channel, Contact.number],
         set_={"last_inbound_at": statement.excluded.last_inbound_at},
     ).returning(Contact)
-    return session.scalars(statement, execution_options={"populate_existing": True}).one()
+
+
+def contact_for(session: Session, inbound: InboundMessage, handle: str) -> Contact:
+    values = {
+        "channel": inbound.channel,
+        "number": inbound.from_number,
+        "pseudonym": handle,
+        "created_at": datetime.now(UTC),
+        "last_inbound_at": inbound.received_at,
+    }
+    statement = _upsert(session.get_bind().dialect.name)
+    return session.scalars(statement, values, execution_options={"populate_existing": True}).one()

@@ -194,21 +194,31 @@ def _running(queue: Queue, started: list[Job], now: datetime) -> set[str]:
     return live
 
 
-def enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str) -> Job:
-    """One Redis round trip (a pipeline): this runs inside every webhook request."""
+def enqueue_inbound(
+    queue: Queue, inbound_id: int, message_sid: str, *, pipeline=None, at_front: bool = False
+) -> Job:
+    """One Redis round trip (a pipeline): this runs inside every webhook request. With
+    ``pipeline``, the caller's, which the caller executes."""
+    if pipeline is not None:
+        return _enqueue_inbound(queue, inbound_id, message_sid, pipeline, at_front)
     with queue.connection.pipeline() as pipe:
-        job = queue.enqueue(
-            INBOUND_JOB,
-            inbound_id,
-            job_id=inbound_job_id(message_sid),
-            retry=INBOUND_RETRY,
-            job_timeout=JOB_TIMEOUT_S,
-            result_ttl=RESULT_TTL_S,
-            failure_ttl=FAILURE_TTL_S,
-            pipeline=pipe,
-        )
+        job = _enqueue_inbound(queue, inbound_id, message_sid, pipe, at_front)
         pipe.execute()
     return job
+
+
+def _enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str, pipe, at_front) -> Job:
+    return queue.enqueue(
+        INBOUND_JOB,
+        inbound_id,
+        job_id=inbound_job_id(message_sid),
+        retry=INBOUND_RETRY,
+        job_timeout=JOB_TIMEOUT_S,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        pipeline=pipe,
+        at_front=at_front,
+    )
 
 
 def enqueue_send(queue: Queue, outbound_id: int, *, pipeline=None, in_s: float = 0) -> Job:

@@ -26,9 +26,12 @@ UCS2_SINGLE, UCS2_MULTI = 70, 67
 _GSM_ELLIPSIS = "..."
 
 
+GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
     """True when every character of ``text`` can be sent in the GSM-7 alphabet."""
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return GSM7_ALL.issuperset(text)  # in C: a reply is checked several times as it is fitted
 
 
 def _costs(text: str) -> tuple[list[int], int, int]:
@@ -38,11 +41,19 @@ def _costs(text: str) -> tuple[list[int], int, int]:
     return [2 if ord(ch) > 0xFFFF else 1 for ch in text], UCS2_SINGLE, UCS2_MULTI
 
 
+def _units(text: str) -> tuple[int, int]:
+    """The whole text's cost (septets, or UTF-16 code units) and its one-part capacity."""
+    if is_gsm7(text):
+        return len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION), GSM7_SINGLE
+    return len(text.encode("utf-16-le")) // 2, UCS2_SINGLE
+
+
 def segments(text: str) -> int:
     """Number of SMS segments ``text`` is billed as (an empty text still costs one)."""
-    costs, single, multi = _costs(text)
-    if sum(costs) <= single:
+    units, single = _units(text)
+    if units <= single:  # most replies: counted without a walk over the characters
         return 1
+    costs, single, multi = _costs(text)
     count, used = 1, 0
     for cost in costs:
         if used + cost > multi:

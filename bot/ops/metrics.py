@@ -106,6 +106,7 @@ WEBHOOK_DURATION = HistogramSpec(
     "webhook_durations",
 )
 WEBHOOKS_PART = "webhooks"  # the outcome counter: one field per outcome
+MESSAGES_PART = "messages"  # inbound messages the worker handled: one field, "handled"
 
 
 def redis_key(services, part: str) -> str:
@@ -303,6 +304,16 @@ def record_webhook(services, outcome: str, seconds: float | None) -> None:
         log.exception("webhook not counted")
         return
     _add(conn, increments, coalesce=True)
+
+
+def count_handled(services, messages: int) -> None:
+    """Inbound messages handled by a job: one, or more when it took waiting ones along
+    (``bot.worker.take_along``), so job counts are no longer message counts."""
+    try:
+        key = redis_key(services, MESSAGES_PART)
+        _add(services.redis, {(key, "handled"): messages}, coalesce=True)
+    except Exception:
+        log.exception("handled messages not counted")
 
 
 def observe_job(services, job: str, seconds: float) -> None:

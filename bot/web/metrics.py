@@ -66,16 +66,16 @@ def _redis_part(services: Services) -> list[Metric]:
     }
     histograms = (metrics.JOB_DURATION, metrics.WEBHOOK_DURATION)
     pipe = services.redis.pipeline(transaction=False)
-    for part in (metrics.WEBHOOKS_PART, *(spec.part for spec in histograms)):
+    for part in (metrics.WEBHOOKS_PART, metrics.MESSAGES_PART, *(s.part for s in histograms)):
         pipe.hgetall(metrics.redis_key(services, part))
     pipe.llen(queue.key)
     for registry in registries.values():
         pipe.zcard(registry.key)  # no cleanup: a scrape must not change anything
     results = pipe.execute()
-    webhooks = decode(results[0])
+    webhooks, messages = decode(results[0]), decode(results[1])
     created = _created(webhooks)
-    hashes = results[1 : 1 + len(histograms)]
-    queued, *registry_counts = results[1 + len(histograms) :]
+    hashes = results[2 : 2 + len(histograms)]
+    queued, *registry_counts = results[2 + len(histograms) :]
 
     # prometheus_client appends ``_total`` to a counter's name: this is ledgerbot_webhooks_total.
     counter = CounterMetricFamily(
@@ -83,6 +83,11 @@ def _redis_part(services: Services) -> list[Metric]:
     )
     for outcome in sorted(set(metrics.WEBHOOK_OUTCOMES) | set(webhooks)):
         counter.add_metric([outcome], int(webhooks.get(outcome, 0)), created=created)
+    handled = CounterMetricFamily(
+        "ledgerbot_inbound_handled",
+        "Inbound messages the worker handled (a job may handle several waiting ones).",
+    )
+    handled.add_metric([], int(float(messages.get("handled", 0))), created=_created(messages))
     depth = GaugeMetricFamily(
         "ledgerbot_queue_depth",
         "Jobs in the RQ queue (state=queued) and in its registries (scheduled, failed, ...).",
@@ -93,6 +98,7 @@ def _redis_part(services: Services) -> list[Metric]:
         depth.add_metric([queue.name, state], int(value))
     return [
         counter,
+        handled,
         depth,
         *(
             histogram_family(spec, decode(fields))

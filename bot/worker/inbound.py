@@ -11,7 +11,9 @@ Twilio's copies are queued as jobs of their own (one Redis round trip), and the 
 right here by the same exactly-once path the send job uses (``bot.worker.sending``): its row
 is claimed and committed before Twilio is called, and a failed send becomes a send job with
 back-off. One job per message, in the common case: RQ's own bookkeeping per job was ~40% of
-the worker's CPU when every reply was a second job.
+the worker's CPU when every reply was a second job. Under a backlog, a job also takes along
+the next messages whose jobs are still waiting (``bot.worker.take_along``) and handles them in
+the same transaction, each with its own claim.
 """
 
 from __future__ import annotations
@@ -33,15 +35,16 @@ from bot.messaging.contacts import contact_for
 from bot.messaging.models import InboundMessage, OutboundMessage
 from bot.messaging.outbox import Notice
 from bot.messaging.queueing import enqueue_new, try_enqueue_media_deletes, try_enqueue_sends
-from bot.moderation.accounts import is_moderator
-from bot.ops import logs
+from bot.moderation.accounts import is_moderator, moderators_among
+from bot.ops import logs, metrics
 from bot.ops import services as services_module
 from bot.parsing import Ingest, parse_message
 from bot.worker import failpoints, rate_limit
 from bot.worker.media import fetch_files, pending_copies, record_twilio_copies, store_of
 from bot.worker.observe import now, observed
 from bot.worker.rate_limit import Verdict
-from bot.worker.sending import deliver_reply
+from bot.worker.sending import deliver_replies
+from bot.worker.take_along import give_back, take_along
 from ledger.db import transaction
 from ledger.decisions import paste_digest_key
 from ledger.pseudonym import pseudonym
@@ -60,6 +63,16 @@ class _Seen:
     handle: str
 
 
+@dataclass
+class _Handled:
+    """One message's part of the transaction: what it committed and what is left to do."""
+
+    outcome: Outcome
+    replies: list[int]
+    notices: list[int]
+    copies: list[int]
+
+
 @observed
 def process_inbound(inbound_id: int) -> str:
     failpoints.hit("inbound_started")
@@ -67,49 +80,79 @@ def process_inbound(inbound_id: int) -> str:
     seen = _look(services, inbound_id)
     if seen is None:
         return _rerun(services, inbound_id)
-    inbound, items = seen.inbound, list(seen.inbound.media or [])
-    logs.bind(message_sid=inbound.message_sid)
-    verdict = Verdict.OK if seen.is_moderator else _rate_limit(services, seen)
+    logs.bind(message_sid=seen.inbound.message_sid)
+    taken = take_along(services, seen.inbound)
+    batch = [seen, *_look_taken(services, taken)]
+    try:
+        handled = _handle(services, batch)
+    except Exception:
+        if not taken:
+            raise
+        log.warning("a batch of %s messages failed; handling %s alone", len(batch), inbound_id)
+        give_back(services, taken)
+        handled = _handle(services, [seen])
+    failpoints.hit("after_commit")
+    if handled[0] is None:  # another run got there between our look and our claim
+        _rerun(services, inbound_id)
+    done = [h for h in handled if h is not None]
+    metrics.count_handled(services, len(done))
+    if forgotten := [sha for h in done for sha in h.outcome.forget_media]:
+        with services.read_sessions() as session:
+            forget(session, store_of(services.settings), forgotten)
+    # New rows: no job of theirs can exist yet, so queue them without asking RQ (one round
+    # trip), then send the replies from this job — the claim-before-call commit keeps them once.
+    enqueue_new(
+        services.queue,
+        sends=[i for h in done for i in h.notices],
+        media_deletes=[i for h in done for i in h.copies],
+    )
+    deliver_replies(services, [i for h in done for i in h.replies])
+    return "handled" if handled[0] is not None else "already handled"
+
+
+def _handle(services, batch: list[_Seen]) -> list[_Handled | None]:
+    """The network's part first (rate limits, the job's own files), then one transaction for
+    every message of the batch: None for a message some other run claimed first."""
+    own = batch[0]
+    verdicts = [Verdict.OK if s.is_moderator else _rate_limit(services, s) for s in batch]
+    items = list(own.inbound.media or [])
     files = None
-    if items and verdict is Verdict.OK and isinstance(seen.command, Ingest):
-        files = fetch_files(services, items, inbound.message_sid)  # evidence: its files first
+    if items and verdicts[0] is Verdict.OK and isinstance(own.command, Ingest):
+        files = fetch_files(services, items, own.inbound.message_sid)  # evidence: files first
+    with transaction(services.sessions) as session:
+        handled = [
+            _handle_one(session, services, s, v, files if s is own else None)
+            for s, v in zip(batch, verdicts, strict=True)
+        ]
+        failpoints.hit("before_commit")
+    return handled
+
+
+def _handle_one(session: Session, services, seen: _Seen, verdict: Verdict, files):
+    """Claim (received → done, with the command's name, in one UPDATE), handle, store."""
+    inbound = seen.inbound
     name = type(seen.command).__name__
     name = name if verdict is Verdict.OK else f"RateLimited({name})"
-    with transaction(services.sessions) as session:
-        claimed = session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == inbound_id, InboundMessage.status == "received")
-            .values(status="done", processed_at=now(), command=name)
-        ).rowcount
-        if claimed:
-            ctx = _context(session, services, seen, files or [])
-            if verdict is Verdict.OK:
-                outcome = _not_kept_said(dispatch(seen.command, ctx), items)
-            else:
-                outcome = Outcome(rate_limit.NOTICE if verdict is Verdict.NOTICE else None)
-            replies, notices = _store_outcome(session, services, ctx, outcome)
-            copies = record_twilio_copies(
-                session, services.settings, inbound_id, inbound.message_sid, items
-            )
-            failpoints.hit("before_commit")
-            log.info(
-                "inbound %s from %s handled as %s",
-                inbound.message_sid,
-                mask(inbound.from_number),
-                name,
-            )
-    failpoints.hit("after_commit")
-    if not claimed:  # another run got there between our look and our claim
-        return _rerun(services, inbound_id)
-    if outcome.forget_media:
-        with services.read_sessions() as session:
-            forget(session, store_of(services.settings), outcome.forget_media)
-    # New rows: no job of theirs can exist yet, so queue them without asking RQ (one round
-    # trip), then send the reply from this job — the claim-before-call commit keeps it once.
-    enqueue_new(services.queue, sends=notices, media_deletes=copies)
-    for outbound_id in replies:
-        deliver_reply(services, outbound_id)
-    return "handled"
+    claimed = session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound.id, InboundMessage.status == "received")
+        .values(status="done", processed_at=now(), command=name)
+    ).rowcount
+    if not claimed:
+        return None
+    items = list(inbound.media or [])
+    ctx = _context(session, services, seen, files or [])
+    if verdict is Verdict.OK:
+        outcome = _not_kept_said(dispatch(seen.command, ctx), items)
+    else:
+        outcome = Outcome(rate_limit.NOTICE if verdict is Verdict.NOTICE else None)
+    replies, notices = _store_outcome(session, services, ctx, outcome)
+    settings = services.settings
+    copies = record_twilio_copies(session, settings, inbound.id, inbound.message_sid, items)
+    log.info(
+        "inbound %s from %s handled as %s", inbound.message_sid, mask(inbound.from_number), name
+    )
+    return _Handled(outcome, replies, notices, copies)
 
 
 def _look(services, inbound_id: int) -> _Seen | None:
@@ -117,10 +160,23 @@ def _look(services, inbound_id: int) -> _Seen | None:
         inbound = session.get(InboundMessage, inbound_id)
         if inbound is None or inbound.status != "received":
             return None
-        # Buttons are WhatsApp's; on SMS a ButtonPayload is not something a phone sends.
-        payload = inbound.button_payload if inbound.channel == "whatsapp" else None
-        command = parse_message(inbound.body, payload, has_media=bool(inbound.media))
         moderator = is_moderator(session, services.settings, inbound.from_number)
+    return _seen(services, inbound, moderator)
+
+
+def _look_taken(services, taken: list[InboundMessage]) -> list[_Seen]:
+    if not taken:
+        return []
+    with services.read_sessions() as session:
+        numbers = {inbound.from_number for inbound in taken}
+        moderators = moderators_among(session, services.settings, numbers)
+    return [_seen(services, inbound, inbound.from_number in moderators) for inbound in taken]
+
+
+def _seen(services, inbound: InboundMessage, moderator: bool) -> _Seen:
+    # Buttons are WhatsApp's; on SMS a ButtonPayload is not something a phone sends.
+    payload = inbound.button_payload if inbound.channel == "whatsapp" else None
+    command = parse_message(inbound.body, payload, has_media=bool(inbound.media))
     return _Seen(inbound, command, moderator, pseudonym(inbound.from_number, services.secret_key))
 
 

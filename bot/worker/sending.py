@@ -11,8 +11,10 @@ notices to other people, for retries, and for whatever the sweeper finds still p
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 
 import redis
@@ -21,7 +23,7 @@ from sqlalchemy import null, select, update
 from twilio.base.exceptions import TwilioRestException
 
 from bot.messaging.addresses import format_address, mask
-from bot.messaging.models import Contact, InboundMessage, OutboundMessage, of_number
+from bot.messaging.models import CHANNELS, Contact, InboundMessage, OutboundMessage
 from bot.messaging.queueing import MAX_SEND_ATTEMPTS, SEND_RETRY, enqueue_send
 from bot.ops import logs
 from bot.ops import services as services_module
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 OPTED_OUT = 21610
 RETRYABLE_HTTP = {429, 500, 502, 503, 504}
 WHATSAPP_WINDOW = timedelta(hours=24)
+# A batch's replies go out over this many connections at once (deliver_replies).
+SEND_THREADS = 4
 
 
 class TransientSendError(RuntimeError):
@@ -43,53 +47,67 @@ class TransientSendError(RuntimeError):
 def _claim_send(services, outbound_id: int) -> OutboundMessage | None:
     """Pending → sending, committed, or None when there is nothing (more) to send."""
     with transaction(services.sessions) as session:
-        row = session.execute(
-            select(OutboundMessage, InboundMessage.message_sid)
-            .outerjoin(InboundMessage, OutboundMessage.inbound_id == InboundMessage.id)
-            .where(OutboundMessage.id == outbound_id)
-            .with_for_update(of=OutboundMessage)
-        ).one_or_none()
-        if row is None or row[0].status != "pending":
-            return None
-        message, message_sid = row
-        logs.bind(message_sid=message_sid)  # the send's log lines name the text it answers
-        contact = session.scalar(
-            select(Contact).where(
-                Contact.channel == message.channel, Contact.number == message.to_number
+        claimed = _claim(session, services, [outbound_id])
+    return claimed[0][0] if claimed else None
+
+
+def _claim(session, services, outbound_ids: list[int]) -> list[tuple[OutboundMessage | None, str]]:
+    """:func:`_claim_send`'s work for several rows inside the caller's transaction, in three
+    statements however many rows: for each pending row, the row claimed (None when it is not
+    to be sent after all: opted out, outside WhatsApp's window, dev mode) and the MessageSid
+    of the text it answers."""
+    rows = session.execute(
+        select(OutboundMessage, InboundMessage.message_sid)
+        .outerjoin(InboundMessage, OutboundMessage.inbound_id == InboundMessage.id)
+        .where(OutboundMessage.id.in_(outbound_ids))
+        .with_for_update(of=OutboundMessage)
+    ).all()
+    pending = {message.id: (message, sid) for message, sid in rows if message.status == "pending"}
+    if not pending:
+        return []
+    numbers = {message.to_number for message, _ in pending.values()}
+    # Every channel's contact of each number: consent is the person's, not the channel's
+    # (STOP by SMS also silences WhatsApp).
+    contacts = session.scalars(
+        select(Contact).where(Contact.channel.in_(CHANNELS), Contact.number.in_(numbers))
+    ).all()
+    by_address = {(c.channel, c.number): c for c in contacts}
+    opted_out = {c.number for c in contacts if c.opted_out}
+    claimed = []
+    for outbound_id in outbound_ids:
+        if outbound_id in pending:
+            message, message_sid = pending.pop(outbound_id)
+            logs.bind(message_sid=message_sid)  # the send's log lines name the text it answers
+            contact = by_address.get((message.channel, message.to_number))
+            stopped = message.to_number in opted_out
+            claimed.append((_decide(services, message, contact, stopped), message_sid))
+    return claimed
+
+
+def _decide(services, message: OutboundMessage, contact: Contact | None, stopped: bool):
+    """Claim ``message`` (pending → sending) or settle why it is not sent."""
+    if message.kind != "opt_out_confirmation" and stopped:
+        message.status, message.error_message = "suppressed", "recipient opted out"
+        return None
+    if message.channel == "whatsapp" and not _in_session_window(contact):
+        template = services.settings.twilio_whatsapp_template_sid
+        if not template:
+            message.status = "not_sent"
+            message.error_message = (
+                "outside the WhatsApp 24-hour window and no TWILIO_WHATSAPP_TEMPLATE_SID"
             )
-        )
-        if message.kind != "opt_out_confirmation" and _opted_out(session, message.to_number):
-            message.status, message.error_message = "suppressed", "recipient opted out"
             return None
-        if message.channel == "whatsapp" and not _in_session_window(contact):
-            template = services.settings.twilio_whatsapp_template_sid
-            if not template:
-                message.status = "not_sent"
-                message.error_message = (
-                    "outside the WhatsApp 24-hour window and no TWILIO_WHATSAPP_TEMPLATE_SID"
-                )
-                return None
-            # The approved template wins over quick-reply buttons: none can be sent now.
-            message.content_sid = template
-            message.content_variables = json.dumps({"1": message.body}, ensure_ascii=False)
-            message.buttons = null()  # SQL NULL, as rows without buttons have (not JSON null)
-        if services.twilio is None:
-            message.status = "logged"
-            log.info("dev mode, not sent: to %s: %s", mask(message.to_number), message.body[:200])
-            return None
-        message.status = "sending"
-        message.attempts += 1
-        return message
-
-
-def _opted_out(session, number: str) -> bool:
-    """Consent is the person's, not the channel's: STOP by SMS also silences WhatsApp."""
-    return (
-        session.scalar(
-            select(Contact.id).where(of_number(number), Contact.opted_out.is_(True)).limit(1)
-        )
-        is not None
-    )
+        # The approved template wins over quick-reply buttons: none can be sent now.
+        message.content_sid = template
+        message.content_variables = json.dumps({"1": message.body}, ensure_ascii=False)
+        message.buttons = null()  # SQL NULL, as rows without buttons have (not JSON null)
+    if services.twilio is None:
+        message.status = "logged"
+        log.info("dev mode, not sent: to %s: %s", mask(message.to_number), message.body[:200])
+        return None
+    message.status = "sending"
+    message.attempts += 1
+    return message
 
 
 def _in_session_window(contact: Contact | None) -> bool:
@@ -114,12 +132,53 @@ def deliver_reply(services, outbound_id: int) -> str:
     try:
         return deliver(services, outbound_id)
     except TransientSendError as exc:
-        log.warning("outbound %s: %s; retrying as a send job", outbound_id, exc)
-        try:
-            enqueue_send(services.queue, outbound_id, in_s=SEND_RETRY.intervals[0])
-        except redis.RedisError as lost:  # the sweeper queues pending rows it finds
-            log.warning("could not queue outbound %s (%s); the sweeper will", outbound_id, lost)
-        return "retrying"
+        return _retry_later(services, outbound_id, exc)
+
+
+def deliver_replies(services, outbound_ids: list[int]) -> None:
+    """The replies of several messages handled together (``bot.worker.take_along``): the
+    same exactly-once path as :func:`deliver`, with one claim commit for all of them before
+    any call and one record commit after the calls, rather than two commits per reply. A
+    crash between a call and the record leaves that row "sending", which the sweeper
+    reconciles against Twilio's message list, as after any lost answer."""
+    if len(outbound_ids) <= 1:
+        for outbound_id in outbound_ids:
+            deliver_reply(services, outbound_id)
+        return
+    for _ in outbound_ids:
+        failpoints.hit("send_started")
+    with transaction(services.sessions) as session:
+        claimed = [(m, sid) for m, sid in _claim(session, services, outbound_ids) if m]
+    if not claimed:
+        return
+    # The calls overlap (each mostly waits for Twilio's answer); every row was claimed above.
+    with ThreadPoolExecutor(min(SEND_THREADS, len(claimed))) as pool:
+        calls = [
+            pool.submit(contextvars.copy_context().run, _post_one, services, m, sid)
+            for m, sid in claimed
+        ]
+        outcomes = [call.result() for call in calls]
+    _record_sent(services, [(m, a) for (m, _), a in zip(claimed, outcomes, strict=True) if a])
+
+
+def _post_one(services, message: OutboundMessage, message_sid: str):
+    """One claimed reply of a batch: Twilio's message, or None (settled another way)."""
+    logs.bind(message_sid=message_sid)
+    try:
+        outcome = _post(services, message)
+    except TransientSendError as exc:
+        _retry_later(services, message.id, exc)
+        return None
+    return None if isinstance(outcome, str) else outcome
+
+
+def _retry_later(services, outbound_id: int, exc: Exception) -> str:
+    log.warning("outbound %s: %s; retrying as a send job", outbound_id, exc)
+    try:
+        enqueue_send(services.queue, outbound_id, in_s=SEND_RETRY.intervals[0])
+    except redis.RedisError as lost:  # the sweeper queues pending rows it finds
+        log.warning("could not queue outbound %s (%s); the sweeper will", outbound_id, lost)
+    return "retrying"
 
 
 def deliver(services, outbound_id: int) -> str:
@@ -128,6 +187,17 @@ def deliver(services, outbound_id: int) -> str:
     message = _claim_send(services, outbound_id)
     if message is None:
         return "nothing to send"
+    outcome = _post(services, message)
+    if isinstance(outcome, str):
+        return outcome
+    _record_sent(services, [(message, outcome)])
+    return "sent"
+
+
+def _post(services, message: OutboundMessage):
+    """The API call for a claimed row: Twilio's message, or what became of the row instead
+    (a string) when Twilio refused it or did not answer; raises TransientSendError when the
+    send is to be retried."""
     settings = services.settings
     params = {
         "to": format_address(message.channel, message.to_number),
@@ -150,19 +220,27 @@ def deliver(services, outbound_id: int) -> str:
     except requests.ReadTimeout:
         # Twilio may have accepted it: sending again could double it. The row stays
         # "sending" and the sweeper asks Twilio's message list what happened (reconcile).
-        log.warning("outbound %s: Twilio did not answer in time; will reconcile", outbound_id)
+        log.warning("outbound %s: Twilio did not answer in time; will reconcile", message.id)
         return "unconfirmed"
     except requests.ConnectionError as exc:  # never reached Twilio: safe to retry
         return _record_failure(services, message, None, None, f"network: {exc}")
     failpoints.hit("after_send")
+    return sent
+
+
+def _record_sent(services, sent: list) -> None:
+    """Twilio's SID and status on each row it took, in one commit."""
+    if not sent:
+        return
+    stamp = now()
+    rows = [
+        {"id": m.id, "status": a.status or "queued", "twilio_sid": a.sid, "updated_at": stamp}
+        for m, a in sent
+    ]
     with transaction(services.sessions) as session:
-        session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == outbound_id)
-            .values(status=sent.status or "queued", twilio_sid=sent.sid, updated_at=now())
-        )
-    log.info("outbound %s sent to %s as %s", outbound_id, mask(message.to_number), sent.sid)
-    return "sent"
+        session.execute(update(OutboundMessage), rows)  # by primary key: one executemany
+    for message, answer in sent:
+        log.info("outbound %s sent to %s as %s", message.id, mask(message.to_number), answer.sid)
 
 
 def _quick_reply(settings, message: OutboundMessage) -> bool:

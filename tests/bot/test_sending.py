@@ -20,7 +20,7 @@ def _send_jobs_only(monkeypatch):
     left pending, as when that job dies right after its commit (the sweeper then queues it)."""
     import bot.worker.inbound
 
-    monkeypatch.setattr(bot.worker.inbound, "deliver_reply", lambda services, outbound_id: None)
+    monkeypatch.setattr(bot.worker.inbound, "deliver_replies", lambda services, outbound_ids: None)
 
 
 def queued_reply(client, services, body="semax|will this reach me?"):

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from bot.messaging.sms import (
     GSM7_BASIC,
     GSM7_EXTENSION,
+    _costs,
     fit,
     fit_lines,
     gsm_friendly,
@@ -225,3 +226,31 @@ def test_an_em_dash_no_longer_costs_the_summary():
     )
     assert out.startswith("Semax: a synthetic peptide - studied") and is_gsm7(out)
     assert "55 sources" in out and out.endswith("Not medical advice.")
+
+
+def _walked(text: str) -> int:
+    """The definition, walked character by character (what ``segments`` shortcuts)."""
+    costs, single, multi = _costs(text)
+    if sum(costs) <= single:
+        return 1
+    count, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            count, used = count + 1, 0
+        used += cost
+    return count
+
+
+@settings(max_examples=500)
+@given(
+    st.text(
+        alphabet=st.sampled_from([*sorted(GSM7_BASIC | GSM7_EXTENSION), "é", "😀", "ж", "€"]),
+        max_size=400,
+    )
+)
+@example("a" * 160)
+@example("a" * 159 + "€")
+@example("ж" * 70)
+@example("ж" * 69 + "😀")
+def test_segments_shortcut_matches_the_walk(text):
+    assert segments(text) == _walked(text)

@@ -23,7 +23,7 @@ def test_jobs_queued_under_the_old_names_still_run(
     import bot.worker.inbound
 
     # 0.1's inbound job left the reply to a send job; keep it pending so that job is tested.
-    monkeypatch.setattr(bot.worker.inbound, "deliver_reply", lambda services, outbound_id: None)
+    monkeypatch.setattr(bot.worker.inbound, "deliver_replies", lambda services, outbound_ids: None)
     load_demo(services)
     # Stored as the webhook does, but the queue holds only what 0.1 would have queued.
     params = inbound_params(ASKER, "semax|does it raise BDNF?")

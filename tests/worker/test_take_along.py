@@ -1,0 +1,132 @@
+"""Under a backlog, one inbound job handles the waiting messages after its own (take-along):
+every message is still answered exactly once, in order, and a failure or a crash in a batch
+loses nothing and does not hold the other messages back."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rq.registry import FinishedJobRegistry
+from sqlalchemy import func, select
+
+from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.messaging.queueing import inbound_job_id
+from bot.worker import inbound as inbound_module
+from bot.worker.sweeper import sweep
+from bot.worker.take_along import TAKE_ALONG
+from ledger.chain import verify
+from ledger.models import QuestionNode
+from tests.support.messaging import drain, inbound_params, post_signed
+from tests.support.processes import run_worker
+from tests.test_helpers import load_demo
+
+
+def _post_backlog(client, count: int, *, body=lambda k: f"semax|backlog question {k}?"):
+    senders = [f"+1555300{k:04d}" for k in range(count)]
+    sids = []
+    for k, sender in enumerate(senders):
+        params = inbound_params(sender, body(k))
+        assert post_signed(client, params).status_code == 200
+        sids.append(params["MessageSid"])
+    return senders, sids
+
+
+def _statuses(services) -> Counter:
+    with services.sessions() as session:
+        return Counter(session.scalars(select(InboundMessage.status)))
+
+
+def test_a_backlog_is_answered_once_each_by_fewer_jobs(client, services, twilio, redis_conn):
+    load_demo(services)
+    count = 2 * (TAKE_ALONG + 1) + 3
+    senders, sids = _post_backlog(client, count)
+    # The same person twice, after the rest: both answered, in the order sent.
+    repeat = inbound_params(senders[0], "semax|does it raise BDNF in people?")
+    again = inbound_params(senders[0], "semax|does it raise BDNF in people?")
+    for params in (repeat, again):
+        assert post_signed(client, params).status_code == 200
+
+    drain(services)
+
+    assert _statuses(services) == Counter({"done": count + 2})
+    replies = Counter(m["to"] for m in twilio.messages)
+    assert replies == Counter(senders) + Counter({senders[0]: 2})  # one reply per message
+    finished = FinishedJobRegistry(queue=services.queue).count
+    assert finished <= 4  # 35 messages: each job took up to TAKE_ALONG more along
+    assert services.queue.count == 0
+    # A taken job is gone from Redis (nothing left behind to run it a second time).
+    taken = [sid for sid in sids if not redis_conn.exists(f"rq:job:{inbound_job_id(sid)}")]
+    assert len(taken) >= count - finished
+    with services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(QuestionNode)) == count + 2
+        rows = session.execute(
+            select(InboundMessage.message_sid, OutboundMessage.body)
+            .join(OutboundMessage, OutboundMessage.inbound_id == InboundMessage.id)
+            .where(InboundMessage.message_sid.in_([repeat["MessageSid"], again["MessageSid"]]))
+            .order_by(InboundMessage.id)
+        ).all()
+        assert {row.status for row in session.scalars(select(OutboundMessage))} == {"queued"}
+    # Each is a question node of its own, numbered in the order they were sent.
+    first, second = (int(body.split("q:")[1].split()[0]) for body in (rows[0].body, rows[1].body))
+    assert first < second
+    for reply in twilio.messages:
+        assert "not medical advice" in reply["body"].lower()
+    with services.engine.connect() as conn:
+        assert verify(conn).ok
+
+
+def test_a_failing_message_holds_no_other_back(client, services, twilio, monkeypatch):
+    """The batch's transaction fails on one message: the messages the job took are queued
+    again, in front, as jobs of their own; the job handles its own message alone; so every
+    other message is answered in the same drain, and the failing one fails alone (its RQ
+    retries run alone too)."""
+    load_demo(services)
+    senders, _ = _post_backlog(
+        client, 5, body=lambda k: "semax|boom?" if k == 2 else f"semax|question {k}?"
+    )
+    real_dispatch = inbound_module.dispatch
+    calls = Counter()
+
+    def dispatch(command, ctx):
+        calls[ctx.inbound.body] += 1
+        if "boom" in ctx.inbound.body:
+            raise RuntimeError("a handler bug")
+        return real_dispatch(command, ctx)
+
+    monkeypatch.setattr(inbound_module, "dispatch", dispatch)
+    drain(services)  # no scheduler here: a failed job waits for its retry
+
+    assert Counter(m["to"] for m in twilio.messages) == Counter(set(senders) - {senders[2]})
+    with services.sessions() as session:
+        waiting = session.scalars(
+            select(InboundMessage.body).where(InboundMessage.status == "received")
+        ).all()
+    assert waiting == ["semax|boom?"]
+    # Taken along by 0's job and by 1's, then in its own job's batch (with 3 and 4), then
+    # alone: it fails in every batch it is in, and the others are answered all the same.
+    assert calls["semax|boom?"] == 4
+    failed = services.queue.failed_job_registry.count + services.queue.scheduled_job_registry.count
+    assert failed == 1  # only the failing message's own job is waiting for a retry
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_batch_loses_nothing(client, services, twilio):
+    """SIGKILL inside the batch's transaction: the taken messages have no job any more; the
+    sweeper finds them as it finds any job lost with a worker, and each is answered once."""
+    load_demo(services)
+    senders, _ = _post_backlog(client, 6)
+
+    assert run_worker(services, failpoints="before_commit=kill") == -9
+    assert _statuses(services) == Counter({"received": 6})
+    assert services.queue.count < 6  # taken along, then lost with the worker
+
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    for _ in range(3):
+        sweep(services, now=later)
+        drain(services)
+    assert _statuses(services) == Counter({"done": 6})
+    assert Counter(m["to"] for m in twilio.messages) == Counter(senders)
+    with services.engine.connect() as conn:
+        assert verify(conn).ok
