@@ -15,7 +15,7 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -88,14 +88,16 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def insert_ignoring_conflicts(session: Session, table, values: dict):
+def insert_ignoring_conflicts(session: Session | Connection, table, values: dict):
     """INSERT … ON CONFLICT DO NOTHING on either database; returns the new id or None.
 
     Used where a retry or a concurrent duplicate must be a no-op, not an error that aborts
     the surrounding transaction (PostgreSQL cannot continue a transaction after one). The
-    statement is built once per table and dialect: it runs on every webhook.
+    statement is built once per table and dialect: it runs on every webhook (which passes a
+    Core connection: no ORM session is needed to store one row).
     """
-    statement = _insert_ignoring(session.get_bind().dialect.name, table)
+    bind = session.get_bind() if isinstance(session, Session) else session
+    statement = _insert_ignoring(bind.dialect.name, table)
     return session.execute(statement, values).scalar_one_or_none()
 
 

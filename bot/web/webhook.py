@@ -139,9 +139,9 @@ def inbound():
     if token is not None and not TOKEN.fullmatch(token):
         return bad_request("I-Twilio-Idempotency-Token is malformed")
     try:
-        with transaction(services.sessions) as session:
+        with services.engine.begin() as conn:  # one row: a Core transaction, no ORM session
             inbound_id = insert_ignoring_conflicts(
-                session,
+                conn,
                 InboundMessage.__table__,
                 {
                     "message_sid": message_sid,
