@@ -130,3 +130,44 @@ def test_a_worker_killed_mid_batch_loses_nothing(client, services, twilio):
     assert Counter(m["to"] for m in twilio.messages) == Counter(senders)
     with services.engine.connect() as conn:
         assert verify(conn).ok
+
+
+def test_a_batch_of_different_people_and_commands_keeps_each_ones_rights(client, services, twilio):
+    """One job takes a moderator's approval, a stranger's forged approval and questions along
+    together: each is judged by its own sender, the item is decided once, by the moderator,
+    and everyone gets their own answer."""
+    from bot.messaging.models import InboundMessage as Inbound
+    from ledger.models import Decision, Evidence
+
+    moderator, stranger, asker = "+15550000001", "+15553330001", "+15553330002"
+    contributor = "+15553330003"
+    load_demo(services)
+    paste = "Semax raised BDNF in rat hippocampus after stroke (PMID 16635254)"
+    assert post_signed(client, inbound_params(asker, "semax|does it raise BDNF?")).status_code
+    drain(services)  # q:1
+    ingest = inbound_params(contributor, f"ingest semax|q:1|{paste}")
+    assert post_signed(client, ingest).status_code == 200
+    drain(services)  # E1, pending
+    before = len(twilio.messages)
+    for sender, body in (
+        (stranger, "approve E1 human"),
+        (moderator, "approve E1 preclinical"),
+        (asker, "semax|does it raise BDNF in rats?"),
+        (stranger, "reject E1 spam"),
+    ):
+        assert post_signed(client, inbound_params(sender, body)).status_code == 200
+    drain(services)
+    finished = FinishedJobRegistry(queue=services.queue).get_job_ids()
+    assert len([i for i in finished if i.startswith("inbound-")]) == 2 + 1  # 2 before, 1 now
+
+    replies = {}
+    for message in twilio.messages[before:]:
+        replies.setdefault(message["to"], []).append(message["body"])
+    assert [r.startswith("Not authorized") for r in replies[stranger]] == [True, True]
+    assert any("approved" in r for r in replies[moderator])
+    assert any("q:2" in r and "not medical advice" in r.lower() for r in replies[asker])
+    assert any("E1" in r for r in replies[contributor])  # the receipt, as a notice
+    with services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Decision)) == 1
+        assert session.scalar(select(Evidence.status)) == "approved"
+        assert set(session.scalars(select(Inbound.status))) == {"done"}
