@@ -186,7 +186,7 @@ def append_many(
     # bookkeeping (a third of an append's cost). No flush is needed: nothing references a
     # ledger entry by foreign key, so the order of writes inside the transaction is free.
     conn = session.connection()
-    seq, prev_hash, tree = conn.execute(_LOCK_HEAD).one()
+    seq, prev_hash, tree = _locked_head(conn)
     frontier = Frontier.from_bytes(seq, tree or b"")
     created_at = timestamp(now)
     rows, nodes = [], []
@@ -202,8 +202,29 @@ def append_many(
     # The tree in the same transaction: a committed entry is always in the tree, and the
     # head's frontier always matches the head's seq.
     conn.execute(_INSERT_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes])
-    conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash, "tree": frontier.to_bytes()})
+    tree = frontier.to_bytes()
+    conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash, "tree": tree})
+    conn.info[_HEAD_KEY] = (_transaction_of(conn), seq, prev_hash, tree)
     return [Appended(**row) for row in rows]
+
+
+_HEAD_KEY = "ledger_head_written"
+
+
+def _transaction_of(conn):
+    return conn.get_nested_transaction() or conn.get_transaction()
+
+
+def _locked_head(conn) -> tuple[int, str, bytes | None]:
+    """The head, locked: read (``FOR UPDATE``) on a transaction's first append, and taken from
+    what its last append wrote on the next ones (an inbound job appends a question entry for
+    every message of a batch). Only ``append_many`` moves the head, the lock is held until the
+    transaction ends, and the memo names the very transaction (a savepoint's own, if any) it
+    was written in, so a rolled-back savepoint or a later transaction reads the row again."""
+    memo = conn.info.get(_HEAD_KEY)
+    if memo is not None and memo[0] is _transaction_of(conn):
+        return memo[1], memo[2], memo[3]
+    return conn.execute(_LOCK_HEAD).one()
 
 
 def head(session: Session) -> tuple[int, str]:

@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ledger.chain import GENESIS_HASH, PayloadError, append, head, public_entry, verify
+from ledger.chain import (
+    GENESIS_HASH,
+    PayloadError,
+    append,
+    head,
+    leaf_bytes,
+    public_entry,
+    verify,
+)
 from ledger.db import session_factory, transaction
 from ledger.models import LedgerEntry
 
@@ -275,3 +283,35 @@ def test_the_fast_hash_path_is_the_documented_formula(payload, kind, slug):
     assert row["payload"] == json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
+
+
+def test_appends_in_one_transaction_survive_a_refused_entry_and_a_rolled_back_savepoint(engine):
+    """After the first append, a transaction's next appends take the head from what the last
+    one wrote (ledger.chain._locked_head); a refused entry and a rolled-back savepoint must not
+    leave that memo ahead of the database."""
+    from ledger import tree
+    from ledger.models import LedgerHead
+    from ledger.tlog.merkle import Frontier, leaf_hash
+
+    with transaction(session_factory(engine)) as session:
+        append(session, "note", "semax", {"n": 1})
+        with pytest.raises(PayloadError):
+            append(session, "note", "semax", {"n": 1.5})  # floats are refused
+        append(session, "note", "semax", {"n": 2})
+        savepoint = session.begin_nested()
+        append(session, "note", "semax", {"n": "in the savepoint"})
+        savepoint.rollback()
+        append(session, "note", "semax", {"n": 3})
+    rows = entries(engine)
+    assert [json.loads(row.payload)["n"] for row in rows] == [1, 2, 3]
+    assert [row.seq for row in rows] == [1, 2, 3]
+    with engine.connect() as conn:
+        assert verify(conn).ok
+        stored = conn.execute(LedgerHead.__table__.select()).one()
+        assert stored.seq == 3 and stored.hash == rows[-1].hash
+        root = tree.root_at(conn, 3)
+        assert Frontier.from_bytes(stored.seq, stored.tree).root() == root
+    frontier = Frontier.from_bytes(0, b"")
+    for row in rows:
+        frontier.append(leaf_hash(leaf_bytes(row)))
+    assert frontier.root() == root  # the tree holds exactly the three committed entries
