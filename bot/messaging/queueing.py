@@ -195,19 +195,27 @@ def _running(queue: Queue, started: list[Job], now: datetime) -> set[str]:
 
 
 def enqueue_inbound(
-    queue: Queue, inbound_id: int, message_sid: str, *, pipeline=None, at_front: bool = False
+    queue: Queue,
+    inbound_id: int,
+    message_sid: str,
+    *,
+    pipeline=None,
+    at_front: bool = False,
+    alone: bool = False,
 ) -> Job:
     """One Redis round trip (a pipeline): this runs inside every webhook request. With
-    ``pipeline``, the caller's, which the caller executes."""
+    ``pipeline``, the caller's, which the caller executes. ``alone``: the job takes no other
+    messages along (``bot.worker.take_along``)."""
+    options = {"at_front": at_front, "meta": {"alone": True} if alone else None}
     if pipeline is not None:
-        return _enqueue_inbound(queue, inbound_id, message_sid, pipeline, at_front)
+        return _enqueue_inbound(queue, inbound_id, message_sid, pipeline, options)
     with queue.connection.pipeline() as pipe:
-        job = _enqueue_inbound(queue, inbound_id, message_sid, pipe, at_front)
+        job = _enqueue_inbound(queue, inbound_id, message_sid, pipe, options)
         pipe.execute()
     return job
 
 
-def _enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str, pipe, at_front) -> Job:
+def _enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str, pipe, options) -> Job:
     return queue.enqueue(
         INBOUND_JOB,
         inbound_id,
@@ -217,7 +225,7 @@ def _enqueue_inbound(queue: Queue, inbound_id: int, message_sid: str, pipe, at_f
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
         pipeline=pipe,
-        at_front=at_front,
+        **options,
     )
 
 

@@ -32,7 +32,7 @@ from bot.media.collect import forget
 from bot.messaging import outbox
 from bot.messaging.addresses import mask
 from bot.messaging.contacts import contact_for
-from bot.messaging.models import InboundMessage, OutboundMessage
+from bot.messaging.models import Contact, InboundMessage, OutboundMessage
 from bot.messaging.outbox import Notice
 from bot.messaging.queueing import enqueue_new, try_enqueue_media_deletes, try_enqueue_sends
 from bot.moderation.accounts import is_moderator, moderators_among
@@ -44,7 +44,7 @@ from bot.worker.media import fetch_files, pending_copies, record_twilio_copies, 
 from bot.worker.observe import now, observed
 from bot.worker.rate_limit import Verdict
 from bot.worker.sending import deliver_replies
-from bot.worker.take_along import give_back, take_along
+from bot.worker.take_along import MUST_RUN_ALONE, give_back, take_along
 from ledger.db import transaction
 from ledger.decisions import paste_digest_key
 from ledger.pseudonym import pseudonym
@@ -81,15 +81,14 @@ def process_inbound(inbound_id: int) -> str:
     if seen is None:
         return _rerun(services, inbound_id)
     logs.bind(message_sid=seen.inbound.message_sid)
-    taken = take_along(services, seen.inbound)
-    batch = [seen, *_look_taken(services, taken)]
+    batch = [seen, *_look_taken(services, take_along(services, seen.inbound))]
     try:
         handled = _handle(services, batch)
     except Exception:
-        if not taken:
+        if len(batch) == 1:
             raise
         log.warning("a batch of %s messages failed; handling %s alone", len(batch), inbound_id)
-        give_back(services, taken)
+        give_back(services, [s.inbound for s in batch[1:]])
         handled = _handle(services, [seen])
     failpoints.hit("after_commit")
     if handled[0] is None:  # another run got there between our look and our claim
@@ -112,7 +111,14 @@ def process_inbound(inbound_id: int) -> str:
 
 def _handle(services, batch: list[_Seen]) -> list[_Handled | None]:
     """The network's part first (rate limits, the job's own files), then one transaction for
-    every message of the batch: None for a message some other run claimed first."""
+    every message of the batch: None for a message some other run claimed first.
+
+    Locks are taken in one order, whatever the batch: the messages' claims (by id), then
+    their senders' contacts (sorted), and only then the handlers, whose first ledger append
+    locks the head. A transaction of one message takes them in that same order, so two
+    workers' transactions on PostgreSQL wait for each other instead of deadlocking (a batch
+    that upserted each contact as it came to it could hold the head while wanting a contact
+    that a one-message transaction held while wanting the head)."""
     own = batch[0]
     verdicts = [Verdict.OK if s.is_moderator else _rate_limit(services, s) for s in batch]
     items = list(own.inbound.media or [])
@@ -120,28 +126,49 @@ def _handle(services, batch: list[_Seen]) -> list[_Handled | None]:
     if items and verdicts[0] is Verdict.OK and isinstance(own.command, Ingest):
         files = fetch_files(services, items, own.inbound.message_sid)  # evidence: files first
     with transaction(services.sessions) as session:
-        handled = [
-            _handle_one(session, services, s, v, files if s is own else None)
-            for s, v in zip(batch, verdicts, strict=True)
-        ]
+        claimed = [(s, v) for s, v in zip(batch, verdicts, strict=True) if _claim(session, s, v)]
+        contacts = _contacts(session, [s for s, _ in claimed])
+        handled = {
+            s.inbound.id: _handle_one(
+                session, services, s, v, files if s is own else None, contacts
+            )
+            for s, v in claimed
+        }
         failpoints.hit("before_commit")
-    return handled
+    logs.bind(message_sid=own.inbound.message_sid)
+    return [handled.get(s.inbound.id) for s in batch]
 
 
-def _handle_one(session: Session, services, seen: _Seen, verdict: Verdict, files):
-    """Claim (received → done, with the command's name, in one UPDATE), handle, store."""
-    inbound = seen.inbound
+def _command_name(seen: _Seen, verdict: Verdict) -> str:
     name = type(seen.command).__name__
-    name = name if verdict is Verdict.OK else f"RateLimited({name})"
-    claimed = session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == inbound.id, InboundMessage.status == "received")
-        .values(status="done", processed_at=now(), command=name)
-    ).rowcount
-    if not claimed:
-        return None
+    return name if verdict is Verdict.OK else f"RateLimited({name})"
+
+
+def _claim(session: Session, seen: _Seen, verdict: Verdict) -> bool:
+    """received → done, with the command's name, in one UPDATE: False if another run did."""
+    return bool(
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == seen.inbound.id, InboundMessage.status == "received")
+            .values(status="done", processed_at=now(), command=_command_name(seen, verdict))
+        ).rowcount
+    )
+
+
+def _contacts(session: Session, claimed: list[_Seen]) -> dict[tuple[str, str], Contact]:
+    """Each sender's contact, one upsert each, in (channel, number) order; a sender of several
+    messages is upserted with the latest (its time is the contact's last inbound)."""
+    latest = {(s.inbound.channel, s.inbound.from_number): s for s in claimed}
+    return {key: contact_for(session, s.inbound, s.handle) for key, s in sorted(latest.items())}
+
+
+def _handle_one(session: Session, services, seen: _Seen, verdict: Verdict, files, contacts):
+    """One claimed message: its handler, its outbox rows, its Twilio copies."""
+    inbound = seen.inbound
+    logs.bind(message_sid=inbound.message_sid)  # its handler's log lines name it
     items = list(inbound.media or [])
-    ctx = _context(session, services, seen, files or [])
+    contact = contacts[(inbound.channel, inbound.from_number)]
+    ctx = _context(session, services, seen, files or [], contact)
     if verdict is Verdict.OK:
         outcome = _not_kept_said(dispatch(seen.command, ctx), items)
     else:
@@ -150,7 +177,10 @@ def _handle_one(session: Session, services, seen: _Seen, verdict: Verdict, files
     settings = services.settings
     copies = record_twilio_copies(session, settings, inbound.id, inbound.message_sid, items)
     log.info(
-        "inbound %s from %s handled as %s", inbound.message_sid, mask(inbound.from_number), name
+        "inbound %s from %s handled as %s",
+        inbound.message_sid,
+        mask(inbound.from_number),
+        _command_name(seen, verdict),
     )
     return _Handled(outcome, replies, notices, copies)
 
@@ -165,12 +195,17 @@ def _look(services, inbound_id: int) -> _Seen | None:
 
 
 def _look_taken(services, taken: list[InboundMessage]) -> list[_Seen]:
+    """The taken messages, looked at as :func:`_look` does; those whose commands must run
+    alone (``take_along.MUST_RUN_ALONE``) are given back at once, as jobs of their own."""
     if not taken:
         return []
     with services.read_sessions() as session:
         numbers = {inbound.from_number for inbound in taken}
         moderators = moderators_among(session, services.settings, numbers)
-    return [_seen(services, inbound, inbound.from_number in moderators) for inbound in taken]
+    seen = [_seen(services, inbound, inbound.from_number in moderators) for inbound in taken]
+    alone = [s for s in seen if type(s.command).__name__ in MUST_RUN_ALONE]
+    give_back(services, [s.inbound for s in alone])
+    return [s for s in seen if s not in alone]
 
 
 def _seen(services, inbound: InboundMessage, moderator: bool) -> _Seen:
@@ -216,12 +251,12 @@ def _rate_limit(services, seen: _Seen) -> Verdict:
     )
 
 
-def _context(session: Session, services, seen: _Seen, files: list[dict]) -> Context:
+def _context(session: Session, services, seen: _Seen, files: list[dict], contact) -> Context:
     inbound = seen.inbound
     return Context(
         session=session,
         settings=services.settings,
-        contact=contact_for(session, inbound, seen.handle),
+        contact=contact,
         inbound=inbound,
         pseudonym=seen.handle,
         is_moderator=seen.is_moderator,

@@ -138,9 +138,12 @@ def deliver_reply(services, outbound_id: int) -> str:
 def deliver_replies(services, outbound_ids: list[int]) -> None:
     """The replies of several messages handled together (``bot.worker.take_along``): the
     same exactly-once path as :func:`deliver`, with one claim commit for all of them before
-    any call and one record commit after the calls, rather than two commits per reply. A
-    crash between a call and the record leaves that row "sending", which the sweeper
-    reconciles against Twilio's message list, as after any lost answer."""
+    any call and one record commit after the calls, rather than two commits per reply. The
+    calls go out over SEND_THREADS connections at once, one person's replies one after the
+    other, in order (a person's answer before their HELP's). A crash between a call and the
+    record leaves that row "sending", which the sweeper reconciles against Twilio's message
+    list, as after any lost answer; it waits long enough for a row claimed behind a whole
+    batch of calls (``bot.worker.sweeper.stuck_sending``)."""
     if len(outbound_ids) <= 1:
         for outbound_id in outbound_ids:
             deliver_reply(services, outbound_id)
@@ -149,27 +152,41 @@ def deliver_replies(services, outbound_ids: list[int]) -> None:
         failpoints.hit("send_started")
     with transaction(services.sessions) as session:
         claimed = [(m, sid) for m, sid in _claim(session, services, outbound_ids) if m]
-    if not claimed:
+    by_person: dict[tuple[str, str], list] = {}
+    for message, message_sid in claimed:
+        key = (message.channel, message.to_number)
+        by_person.setdefault(key, []).append((message, message_sid))
+    if not by_person:
         return
-    # The calls overlap (each mostly waits for Twilio's answer); every row was claimed above.
-    with ThreadPoolExecutor(min(SEND_THREADS, len(claimed))) as pool:
+    with ThreadPoolExecutor(min(SEND_THREADS, len(by_person))) as pool:
         calls = [
-            pool.submit(contextvars.copy_context().run, _post_one, services, m, sid)
-            for m, sid in claimed
+            pool.submit(contextvars.copy_context().run, _post_in_turn, services, rows)
+            for rows in by_person.values()
         ]
-        outcomes = [call.result() for call in calls]
-    _record_sent(services, [(m, a) for (m, _), a in zip(claimed, outcomes, strict=True) if a])
+        done = [call.result() for call in calls]  # _post_in_turn never raises
+    _record_sent(services, [pair for sent, _ in done for pair in sent])
+    for _, error in done:
+        if error is not None:
+            raise error  # after recording what Twilio took: the job fails, as deliver would
 
 
-def _post_one(services, message: OutboundMessage, message_sid: str):
-    """One claimed reply of a batch: Twilio's message, or None (settled another way)."""
-    logs.bind(message_sid=message_sid)
-    try:
-        outcome = _post(services, message)
-    except TransientSendError as exc:
-        _retry_later(services, message.id, exc)
-        return None
-    return None if isinstance(outcome, str) else outcome
+def _post_in_turn(services, rows: list) -> tuple[list, Exception | None]:
+    """One person's claimed replies, in order: what Twilio took, and the unexpected error that
+    stopped them (their later rows stay "sending" for the sweeper to reconcile)."""
+    sent = []
+    for message, message_sid in rows:
+        logs.bind(message_sid=message_sid)
+        try:
+            outcome = _post(services, message)
+        except TransientSendError as exc:
+            _retry_later(services, message.id, exc)
+            continue
+        except Exception as exc:  # reported by _deliver_some once the others are recorded
+            log.exception("outbound %s: unexpected error from the send", message.id)
+            return sent, exc
+        if not isinstance(outcome, str):
+            sent.append((message, outcome))
+    return sent, None
 
 
 def _retry_later(services, outbound_id: int, exc: Exception) -> str:

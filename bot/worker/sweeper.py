@@ -51,12 +51,16 @@ from bot.messaging.queueing import (
     try_enqueue_sends,
 )
 from bot.moderation.notices import alerts
+from bot.worker.take_along import TAKE_ALONG
 from ledger.db import transaction
 
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(seconds=10)
-STUCK_SENDING = timedelta(minutes=2)  # well past the Twilio client's timeout
+# Well past the longest a claimed send can still be on its way: a batch's rows are claimed
+# together and may wait for the batch's other calls before their own (bot.worker.sending),
+# each up to the Twilio client's timeout (stuck_sending below).
+STUCK_SENDING = timedelta(minutes=2)
 GIVE_UP_SENDING = timedelta(hours=24)
 CLOCK_SKEW = timedelta(minutes=1)
 MAX_SWEEPS_PER_MESSAGE = 10
@@ -209,6 +213,12 @@ def forget_dead_run(queue: Queue, job_id: str) -> None:
         pipe.execute()
 
 
+def stuck_sending(settings) -> timedelta:
+    """How long a claimed send may go unrecorded before the sweeper asks Twilio about it."""
+    on_its_way = (TAKE_ALONG + 2) * settings.twilio_timeout_s  # a whole batch, one by one
+    return max(STUCK_SENDING, timedelta(seconds=on_its_way))
+
+
 def reconcile_sending(services, now: datetime) -> tuple[int, int]:
     """Settle sends that were claimed but never recorded (the worker died mid-send).
 
@@ -222,7 +232,7 @@ def reconcile_sending(services, now: datetime) -> tuple[int, int]:
             select(OutboundMessage)
             .where(
                 OutboundMessage.status == "sending",
-                OutboundMessage.updated_at < now - STUCK_SENDING,
+                OutboundMessage.updated_at < now - stuck_sending(services.settings),
             )
             .limit(100)
         ).all()

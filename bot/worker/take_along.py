@@ -16,18 +16,23 @@ stage's profile). Taking along spends them once per batch instead.
 What can go wrong, and what happens then:
 
 - The transaction fails (a handler raised, the database went away): the taken messages are
-  queued again as jobs of their own, at the front of the queue (:func:`give_back`), and the
-  job handles its own message again, alone; if that fails too, it raises as it always did.
-  Its RQ retry, and any message the sweeper re-queued, runs alone. So a message that makes
-  handling fail fails alone, and the messages around it are answered at once.
+  queued again as jobs of their own that run alone, at the front of the queue
+  (:func:`give_back`), and the job handles its own message again, alone; if that fails too,
+  it raises as it always did. Its RQ retry, and any message the sweeper re-queued, runs alone
+  too. So a message that makes handling fail fails alone, and the messages around it are
+  answered at once.
 - The worker dies before the commit (SIGKILL, a lost machine): the taken messages have no job
   any more, which is what the sweeper looks for: it queues them again GRACE after they
   arrived, as for any job lost with a worker (``bot.worker.sweeper``).
 - A taken message that another run handles meanwhile (the sweeper's): the claim (UPDATE …
   WHERE status = 'received') lets only one of them handle it.
 
-Messages with files are never taken along: fetching files has its own 30 s deadline, which a
-batch would share.
+Messages with files are never taken along, and a job whose own message has files takes
+nothing along: fetching files has its own 30 s deadline, which nobody else should wait for.
+Moderators' decisions and STOP/START are not handled in a batch either (``MUST_RUN_ALONE``,
+given back by ``bot.worker.inbound``): they lock rows (the evidence item, the person's
+contacts on other channels) that other transactions lock before the ledger head, and a batch
+may already hold the head by then.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ from bot.messaging.models import InboundMessage
 from bot.messaging.queueing import enqueue_inbound, inbound_job_id
 
 log = logging.getLogger(__name__)
+
+# Commands handled only as a job's own message, never taken along (see the docstring).
+MUST_RUN_ALONE = frozenset({"Approve", "Reject", "Stop", "Start"})
 
 # At most this many messages more per job. Measured on the 2-core machine (bench worker stage,
 # SQLite): 15 reaches the throughput plateau, while the handling transaction, and so SQLite's
@@ -73,7 +81,9 @@ return taken
 def take_along(services, own: InboundMessage) -> list[InboundMessage]:
     """Messages after ``own`` whose jobs were waiting, now this job's to handle (see above)."""
     job = get_current_job()
-    if job is None or job.number_of_retries or own.attempts:  # a retry or a re-queue runs alone
+    if job is None or job.number_of_retries or own.attempts or (job.meta or {}).get("alone"):
+        return []  # a retry, a sweeper's re-queue and a message given back run alone
+    if own.media:  # its files are fetched first (up to 30 s): nobody else waits for that
         return []
     with services.read_sessions() as session:
         rows = session.execute(
@@ -102,16 +112,21 @@ def take_along(services, own: InboundMessage) -> list[InboundMessage]:
 
 
 def give_back(services, messages: list[InboundMessage]) -> None:
-    """Queue taken messages again as jobs of their own, at the front of the queue in their
-    order (they were next); what cannot be queued now, the sweeper queues (they are
-    "received" and have no job)."""
+    """Queue taken messages again as jobs of their own that take nothing along, at the front
+    of the queue in their order (they were next); what cannot be queued now, the sweeper
+    queues (they are "received" and have no job)."""
     if not messages:
         return
     try:
         with services.queue.connection.pipeline() as pipe:
             for message in reversed(messages):  # each pushed in front of the one after it
                 enqueue_inbound(
-                    services.queue, message.id, message.message_sid, pipeline=pipe, at_front=True
+                    services.queue,
+                    message.id,
+                    message.message_sid,
+                    pipeline=pipe,
+                    at_front=True,
+                    alone=True,
                 )
             pipe.execute()
     except redis.RedisError as exc:
