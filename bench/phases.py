@@ -19,7 +19,7 @@ from collections.abc import Iterator
 JOB_PHASES = (
     ("process_inbound (all)", "bot.worker.inbound", "process_inbound"),
     ("  look first, no write (_look: read, parse, moderator?)", "bot.worker.inbound", "_look"),
-    ("  rate limit (Redis)", "bot.worker.inbound", "_rate_limit"),
+    ("  rate limit (Redis)", "bot.worker.inbound", "_rate_limits"),
     ("  contact upsert (_context)", "bot.worker.inbound", "_context"),
     ("  handler (dispatch)", "bot.worker.inbound", "dispatch"),
     ("    ledger append", "bot.handlers.ask", "append"),

@@ -120,7 +120,7 @@ def _handle(services, batch: list[_Seen]) -> list[_Handled | None]:
     that upserted each contact as it came to it could hold the head while wanting a contact
     that a one-message transaction held while wanting the head)."""
     own = batch[0]
-    verdicts = [Verdict.OK if s.is_moderator else _rate_limit(services, s) for s in batch]
+    verdicts = _rate_limits(services, batch)
     items = list(own.inbound.media or [])
     files = None
     if items and verdicts[0] is Verdict.OK and isinstance(own.command, Ingest):
@@ -238,17 +238,20 @@ def _rerun(services, inbound_id: int) -> str:
     return "already handled"
 
 
-def _rate_limit(services, seen: _Seen) -> Verdict:
+def _rate_limits(services, batch: list[_Seen]) -> list[Verdict]:
+    """Each message's rate-limit verdict (moderators are not limited), in one round trip."""
     settings = services.settings
-    return rate_limit.check(
+    limited = [s for s in batch if not s.is_moderator]
+    verdicts = rate_limit.check_many(
         services.redis,
         settings.redis_key("rl"),
-        seen.handle,  # per number, whichever channel; and no phone numbers in Redis keys
-        seen.inbound.body,
-        seen.inbound.message_sid,
+        # per number, whichever channel; and no phone numbers in Redis keys
+        [(s.handle, s.inbound.body, s.inbound.message_sid) for s in limited],
         limit=settings.rate_limit_count,
         window_s=settings.rate_limit_window_s,
     )
+    by_id = {s.inbound.id: v for s, v in zip(limited, verdicts, strict=True)}
+    return [by_id.get(s.inbound.id, Verdict.OK) for s in batch]
 
 
 def _context(session: Session, services, seen: _Seen, files: list[dict], contact) -> Context:

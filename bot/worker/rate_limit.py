@@ -40,23 +40,49 @@ def check(
     window_s: int,
     now: float | None = None,
 ) -> Verdict:
+    return check_many(
+        client, prefix, [(number, body, message_sid)], limit=limit, window_s=window_s, now=now
+    )[0]
+
+
+def check_many(
+    client: redis.Redis,
+    prefix: str,
+    messages: list[tuple[str, str, str]],
+    *,
+    limit: int,
+    window_s: int,
+    now: float | None = None,
+) -> list[Verdict]:
+    """:func:`check` for several (number, body, MessageSid), in order, in one round trip (a
+    batch of messages, ``bot.worker.take_along``); more only for those over a limit."""
     now = time.time() if now is None else now
-    digest = hashlib.sha256(body.strip().casefold().encode("utf-8", "replace")).hexdigest()[:16]
     try:
-        pipe = client.pipeline(transaction=False)  # one round trip for both windows
-        for key in (f"{prefix}:{number}", f"{prefix}:{number}:{digest}"):
-            pipe.zadd(key, {message_sid: now})
-            pipe.zremrangebyscore(key, 0, now - window_s)
-            pipe.zcard(key)
-            pipe.expire(key, window_s)
+        pipe = client.pipeline(transaction=False)  # one round trip for every window
+        for number, body, message_sid in messages:
+            digest = hashlib.sha256(body.strip().casefold().encode("utf-8", "replace"))
+            for key in (f"{prefix}:{number}", f"{prefix}:{number}:{digest.hexdigest()[:16]}"):
+                pipe.zadd(key, {message_sid: now})
+                pipe.zremrangebyscore(key, 0, now - window_s)
+                pipe.zcard(key)
+                pipe.expire(key, window_s)
         results = pipe.execute()
-        too_many, repeated = results[2] > limit, results[6] > REPEAT_LIMIT
-        if not (too_many or repeated):
-            return Verdict.OK
-        notice_key = f"{prefix}-notice:{number}"
-        first = client.set(notice_key, message_sid, nx=True, ex=window_s)
-        if first or client.get(notice_key) == message_sid.encode():
-            return Verdict.NOTICE
-        return Verdict.SILENT
+        verdicts = []
+        for k, (number, _, message_sid) in enumerate(messages):
+            counts = results[8 * k : 8 * k + 8]
+            if counts[2] > limit or counts[6] > REPEAT_LIMIT:
+                verdicts.append(_over(client, prefix, number, message_sid, window_s))
+            else:
+                verdicts.append(Verdict.OK)
+        return verdicts
     except redis.RedisError:
-        return Verdict.OK  # never refuse service because the limiter is unavailable
+        return [Verdict.OK] * len(messages)  # never refuse service: the limiter is down
+
+
+def _over(client: redis.Redis, prefix: str, number: str, message_sid: str, window_s: int):
+    """Over a limit: the first such message of the window is told so, the rest are not."""
+    notice_key = f"{prefix}-notice:{number}"
+    first = client.set(notice_key, message_sid, nx=True, ex=window_s)
+    if first or client.get(notice_key) == message_sid.encode():
+        return Verdict.NOTICE
+    return Verdict.SILENT

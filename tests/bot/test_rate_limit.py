@@ -142,3 +142,29 @@ class TestPerNumberNotPerChannel:
             drain(services)
         replies = [m["body"] for m in twilio.messages if m["to"].endswith(SENDER)]
         assert len(replies) == 5 and replies[-1] == NOTICE
+
+
+class TestABatch:
+    """Messages queued together are handled in one job (bot.worker.take_along) and limited in
+    one round trip: the same verdicts, in order, as one at a time."""
+
+    @pytest.fixture
+    def settings_overrides(self):
+        return {"rate_limit_count": 5}
+
+    def test_a_burst_handled_together_is_limited_as_one_at_a_time(self, client, services, twilio):
+        load_demo(services)
+        before = len(twilio.messages)
+        for n in range(8):
+            params = inbound_params(SENDER, f"semax|question {n}?")
+            assert post_signed(client, params).status_code == 200
+        drain(services)  # one job takes the other seven along
+        replies = [m["body"] for m in twilio.messages[before:] if m["to"] == SENDER]
+        assert len(replies) == 6
+        assert all(r.startswith("Saved as q:") for r in replies[:5])
+        assert replies[5] == NOTICE
+        with services.sessions() as session:
+            commands = session.scalars(
+                select(InboundMessage.command).order_by(InboundMessage.id)
+            ).all()
+        assert commands == ["Ask"] * 5 + ["RateLimited(Ask)"] * 3
