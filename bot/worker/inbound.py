@@ -203,7 +203,7 @@ def _look_taken(services, taken: list[InboundMessage]) -> list[_Seen]:
         numbers = {inbound.from_number for inbound in taken}
         moderators = moderators_among(session, services.settings, numbers)
     seen = [_seen(services, inbound, inbound.from_number in moderators) for inbound in taken]
-    alone = [s for s in seen if type(s.command).__name__ in MUST_RUN_ALONE]
+    alone = [s for s in seen if isinstance(s.command, MUST_RUN_ALONE)]
     give_back(services, [s.inbound for s in alone])
     return [s for s in seen if s not in alone]
 

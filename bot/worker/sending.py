@@ -148,8 +148,7 @@ def deliver_replies(services, outbound_ids: list[int]) -> None:
         for outbound_id in outbound_ids:
             deliver_reply(services, outbound_id)
         return
-    for _ in outbound_ids:
-        failpoints.hit("send_started")
+    failpoints.hit("send_started")
     with transaction(services.sessions) as session:
         claimed = [(m, sid) for m, sid in _claim(session, services, outbound_ids) if m]
     by_person: dict[tuple[str, str], list] = {}
@@ -181,7 +180,7 @@ def _post_in_turn(services, rows: list) -> tuple[list, Exception | None]:
         except TransientSendError as exc:
             _retry_later(services, message.id, exc)
             continue
-        except Exception as exc:  # reported by _deliver_some once the others are recorded
+        except Exception as exc:  # deliver_replies raises it once the others are recorded
             log.exception("outbound %s: unexpected error from the send", message.id)
             return sent, exc
         if not isinstance(outcome, str):

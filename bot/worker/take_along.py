@@ -47,11 +47,12 @@ from sqlalchemy import select
 
 from bot.messaging.models import InboundMessage
 from bot.messaging.queueing import enqueue_inbound, inbound_job_id
+from bot.parsing import Approve, Reject, Start, Stop
 
 log = logging.getLogger(__name__)
 
 # Commands handled only as a job's own message, never taken along (see the docstring).
-MUST_RUN_ALONE = frozenset({"Approve", "Reject", "Stop", "Start"})
+MUST_RUN_ALONE = (Approve, Reject, Stop, Start)
 
 # At most this many messages more per job. Measured on the 2-core machine (bench worker stage,
 # SQLite): 15 reaches the throughput plateau, while the handling transaction, and so SQLite's
